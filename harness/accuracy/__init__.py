@@ -1,0 +1,1 @@
+"""Accuracy scoring of ``mlperf_log_accuracy.json`` per task."""

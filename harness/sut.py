@@ -1,0 +1,133 @@
+"""The LoadGen system under test (SUT) over a :class:`harness.backends.Backend`.
+
+- Offline and Server: ``issue_queries`` only enqueues; one dispatcher thread feeds the
+  backend's asynchronous infer requests, so LoadGen's issuing thread never blocks on
+  inference (Offline's one big query is spread over all requests; Server's queries are
+  started in arrival order). Completion callbacks answer LoadGen.
+- SingleStream: answered synchronously in ``issue_queries`` (LoadGen sends the next query
+  only after completion), with the backend compiled for the LATENCY hint.
+
+Every sample is answered, also when inference fails: the failure is counted and an empty
+response is sent, so the run never hangs (LoadGen waits for every issued sample).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable
+
+import mlperf_loadgen as lg
+import numpy as np
+
+from .backends import Backend
+from .qsl import QSL
+
+#: ``postprocess(outputs, qsl_index) -> np.ndarray``: the response payload of one sample.
+PostProcess = Callable[[list[np.ndarray], int], np.ndarray]
+
+
+class SUT:
+    """Answers LoadGen queries with a backend.
+
+    Args:
+        backend: a loaded backend.
+        qsl: the QSL whose loaded samples the queries name.
+        postprocess: turns model outputs into the response payload.
+        synchronous: answer in ``issue_queries`` (SingleStream) instead of dispatching.
+
+    Attributes:
+        errors: number of samples whose inference or post-processing failed.
+        first_error: text of the first failure.
+        completed: number of samples answered.
+    """
+
+    def __init__(self, backend: Backend, qsl: QSL, postprocess: PostProcess,
+                 synchronous: bool = False):
+        self.backend = backend
+        self.qsl = qsl
+        self.postprocess = postprocess
+        self.synchronous = synchronous
+        self.errors = 0
+        self.first_error: str | None = None
+        self.completed = 0
+        self._lock = threading.Lock()
+        self._pending: queue.SimpleQueue = queue.SimpleQueue()
+        self._dispatcher: threading.Thread | None = None
+        self.handle = None
+        backend.set_callback(self._on_done)
+
+    # --- LoadGen callbacks -------------------------------------------------------------
+    def issue_queries(self, query_samples: list) -> None:
+        """LoadGen callback: answer (SingleStream) or enqueue (Offline, Server) samples."""
+        if self.synchronous:
+            for qs in query_samples:
+                try:
+                    outputs = self.backend.infer(self.qsl.get(qs.index))
+                except BaseException as exc:  # answer the sample whatever happens
+                    self._respond(qs.id, qs.index, None, exc)
+                else:
+                    self._respond(qs.id, qs.index, outputs, None)
+            return
+        self._pending.put([(qs.id, qs.index) for qs in query_samples])
+
+    def flush_queries(self) -> None:
+        """LoadGen callback: nothing is batched across queries, so nothing to flush."""
+
+    # --- dispatch and completion -------------------------------------------------------
+    def _dispatch(self) -> None:
+        while True:
+            batch = self._pending.get()
+            if batch is None:
+                return
+            for sample_id, index in batch:
+                try:
+                    self.backend.start_async(self.qsl.get(index), (sample_id, index))
+                except BaseException as exc:
+                    self._respond(sample_id, index, None, exc)
+
+    def _on_done(self, outputs, userdata, error) -> None:
+        sample_id, index = userdata
+        self._respond(sample_id, index, outputs, error)
+
+    def _respond(self, sample_id: int, index: int, outputs, error) -> None:
+        payload = None
+        if error is None:
+            try:
+                payload = np.ascontiguousarray(self.postprocess(outputs, index))
+            except BaseException as exc:
+                error = exc
+        if error is not None:
+            with self._lock:
+                self.errors += 1
+                if self.first_error is None:
+                    self.first_error = f"{error.__class__.__name__}: {error}"
+            response = lg.QuerySampleResponse(sample_id, 0, 0)
+        else:
+            ptr, _ = payload.__array_interface__["data"]
+            response = lg.QuerySampleResponse(sample_id, ptr, payload.nbytes)
+        # payload stays alive until QuerySamplesComplete has copied it (LoadGen API contract)
+        lg.QuerySamplesComplete([response])
+        with self._lock:
+            self.completed += 1
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def construct(self):
+        """Start the dispatcher and create the LoadGen SUT handle."""
+        if not self.synchronous:
+            self._dispatcher = threading.Thread(target=self._dispatch, name="sut-dispatch",
+                                                daemon=True)
+            self._dispatcher.start()
+        self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        return self.handle
+
+    def destroy(self) -> None:
+        """Stop the dispatcher, wait for in-flight inferences, destroy the handle."""
+        if self._dispatcher is not None:
+            self._pending.put(None)
+            self._dispatcher.join()
+            self._dispatcher = None
+        self.backend.wait_all()
+        if self.handle is not None:
+            lg.DestroySUT(self.handle)
+            self.handle = None

@@ -1,0 +1,153 @@
+"""Where a model's weights come from: the card's standard source, a local file, or random.
+
+Three ways, in the order a user meets them:
+1. the card's standard weights (torchvision's weight enum, downloaded into the torch hub
+   cache, ``~/.cache/torch/hub/checkpoints``, when online; or the card's own model file);
+2. ``--weights FILE``: a local ``.pth``/``.pt`` state dict, ``.onnx``, ``.tflite`` or
+   OpenVINO ``.xml`` (with its ``.bin`` beside it);
+3. ``--weights random``: seeded random initialisation, performance mode only, recorded so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cards import ModelCard
+from .errors import HarnessError
+
+FILE_SUFFIXES = (".pth", ".pt", ".onnx", ".tflite", ".xml")
+RANDOM_SEED = 0
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Resolved weights.
+
+    Attributes:
+        kind: ``standard`` (torchvision enum), ``file`` or ``random``.
+        identity: stable id for caches and the manifest, e.g.
+            ``torchvision:ResNet50_Weights.IMAGENET1K_V1`` or ``file:<sha256[:16]>``.
+        path: the weights or model file (``file`` kind, and ``standard`` once cached).
+        trained: False for random weights (accuracy is meaningless).
+        note: one line for the user and the manifest.
+    """
+
+    kind: str
+    identity: str
+    path: Path | None
+    trained: bool
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "identity": self.identity,
+                "path": str(self.path) if self.path else None, "trained": self.trained,
+                "note": self.note}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def three_ways(card: ModelCard) -> str:
+    """The user-facing list of the three ways to give weights."""
+    std = (f"torchvision {card.source.get('arch')} {card.source.get('weights')} (downloaded "
+           f"into the torch hub cache when online)" if card.source.get("kind") == "torchvision"
+           else f"the card's file {card.source.get('path')}")
+    return (f"(1) the standard weights: {std}; (2) a local file: WEIGHTS=/path/to/file "
+            f"(.pth, .onnx, .tflite or OpenVINO .xml); (3) WEIGHTS=random for performance "
+            f"mode only")
+
+
+def from_file(path: Path, card: ModelCard) -> Weights:
+    """Weights from a user's file, checked to exist, be readable and have a known suffix.
+
+    Raises:
+        HarnessError: missing, unreadable or unknown-format file.
+    """
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise HarnessError(f"weights file {path} does not exist. Give one of: "
+                           f"{three_ways(card)}")
+    if path.suffix.lower() not in FILE_SUFFIXES:
+        raise HarnessError(f"weights file {path} has suffix '{path.suffix}'; supported: "
+                           f"{', '.join(FILE_SUFFIXES)}")
+    try:
+        digest = _sha256(path)
+    except OSError as exc:
+        raise HarnessError(f"weights file {path} is unreadable: {exc}") from exc
+    if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():
+        raise HarnessError(f"OpenVINO IR {path} has no {path.with_suffix('.bin').name} beside it")
+    return Weights("file", f"file:{digest[:16]}", path, True, f"local file {path}")
+
+
+def random_weights() -> Weights:
+    """Seeded random initialisation (performance only)."""
+    return Weights("random", f"random:seed={RANDOM_SEED}", None, False,
+                   "RANDOM weights: performance numbers only; accuracy is meaningless")
+
+
+def standard(card: ModelCard) -> Weights:
+    """The card's standard weights, fetched into the torch hub cache if needed.
+
+    Raises:
+        HarnessError: the weights cannot be had (offline and not cached), naming the three
+            ways to give them.
+    """
+    if card.source["kind"] == "file":
+        path = card.source_file()
+        if path is None or not path.is_file():
+            raise HarnessError(f"model {card.name}: its file {path} is missing. Give one of: "
+                               f"{three_ways(card)}")
+        return from_file(path, card)
+    import torchvision.models as tvm
+
+    enum = tvm.get_model_weights(card.source["arch"])[card.source["weights"]]
+    try:
+        enum.get_state_dict(progress=True, check_hash=False)
+    except Exception as exc:  # URLError, HTTPError, socket errors: any failure to fetch
+        raise HarnessError(
+            f"cannot load the standard weights of {card.name} ({enum}) from {enum.url}: "
+            f"{exc.__class__.__name__}: {exc}. Give one of: {three_ways(card)}") from exc
+    import torch.hub
+
+    path = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name
+    return Weights("standard", f"torchvision:{enum}", path, True, f"torchvision {enum}")
+
+
+def resolve(card: ModelCard, spec: str | None, mode: str) -> Weights:
+    """Resolve ``--weights`` for a run.
+
+    Args:
+        card: the model card.
+        spec: None (the card's standard weights; in performance mode, random weights with a
+            plain warning when those cannot be had), ``"default"`` (standard, no fallback),
+            ``"random"``, or a file path.
+        mode: ``performance`` or ``accuracy``.
+
+    Raises:
+        HarnessError: random weights in accuracy mode, or weights that cannot be had.
+    """
+    if spec == "random":
+        if mode == "accuracy":
+            raise HarnessError("WEIGHTS=random is allowed only in performance mode: accuracy "
+                               "of random weights is meaningless. Give trained weights: "
+                               + three_ways(card))
+        return random_weights()
+    if spec and spec != "default":
+        return from_file(Path(spec), card)
+    try:
+        return standard(card)
+    except HarnessError as exc:
+        if spec is None and mode == "performance":
+            print(f"WARNING: {exc}\nWARNING: no weights given and none loadable: running "
+                  f"{card.name} with RANDOM weights (performance only, recorded so).",
+                  flush=True)
+            return random_weights()
+        raise
