@@ -6,6 +6,7 @@ Exit status: 0 on success, 2 for bad input (one ``error:`` line), 130 on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -120,11 +121,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_show)
     sub.add_parser("models", help="list model cards").set_defaults(func=_cmd_models)
     sub.add_parser("scenarios", help="list scenarios").set_defaults(func=_cmd_scenarios)
+    for name, module_name in COMMAND_MODULES.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        p = sub.add_parser(name, help=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(func=module.run)
     return parser
 
 
-#: Extra subcommands: name -> (help, add_arguments(parser), func(args) -> int).
-EXTRA_COMMANDS: dict = {}
+#: Subcommands implemented in their own modules: name -> module. Each module provides
+#: ``HELP`` (str), ``add_arguments(parser)`` and ``run(args) -> int`` and keeps its top-level
+#: imports light (the parser imports it on every call).
+COMMAND_MODULES: dict[str, str] = {
+    "quantize": "harness.quantization_cli",
+    "find-peak": "harness.peak",
+    "submission": "harness.submission.build",
+    "check-submission": "harness.submission.checker",
+    "report": "harness.reports.cli",
+    "sweep": "harness.reports.sweep",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

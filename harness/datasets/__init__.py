@@ -10,7 +10,12 @@ from .base import Dataset
 from .imagenet import ImageNetDataset
 from .synthetic import SyntheticDataset
 
-__all__ = ["Dataset", "ImageNetDataset", "SyntheticDataset", "open_dataset"]
+__all__ = ["Dataset", "ImageNetDataset", "SyntheticDataset", "open_dataset", "READERS"]
+
+#: card.dataset kind -> reader(card, path, count) -> Dataset
+READERS = {
+    "imagenet": lambda card, path, count: ImageNetDataset(path, card.preprocessing, count),
+}
 
 
 def open_dataset(card: ModelCard, path: str | Path | None, count: int | None,
@@ -30,7 +35,7 @@ def open_dataset(card: ModelCard, path: str | Path | None, count: int | None,
     if path is None or str(path) == "":
         return SyntheticDataset(card.input_shape, card.input_dtype,
                                 count if count else synthetic_count)
-    if card.dataset == "imagenet":
-        return ImageNetDataset(path, card.preprocessing, count)
+    if card.dataset in READERS:
+        return READERS[card.dataset](card, path, count)
     raise HarnessError(f"model card {card.name} names dataset kind '{card.dataset}', which "
                        f"this harness cannot read yet")
