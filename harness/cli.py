@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != module_name:
+            if not module_name.startswith(str(exc.name)):
                 raise
             continue
         p = sub.add_parser(name, help=module.HELP)
