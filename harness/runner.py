@@ -360,27 +360,10 @@ def run(cfg: RunConfig) -> Path:
 #: Performance sample counts of the official benchmarks (LoadGen's built-in mlperf.conf).
 PERFORMANCE_SAMPLE_COUNT = {"resnet50": 1024, "ssd-mobilenet": 256, "retinanet": 64}
 
-#: task -> scorer(card, dataset, run_dir) -> accuracy dict; detection registers here.
-SCORERS: dict[str, Any] = {}
-
-
-def _score_classification(card, dataset, run_dir: Path) -> dict[str, Any]:
-    from .accuracy import imagenet
-
-    acc_json = run_dir / "mlperf_log_accuracy.json"
-    res = imagenet.score(acc_json, dataset.labels,
-                         card.postprocessing.get("response_dtype", "float32"))
-    digest = imagenet.write_accuracy_txt(run_dir / "accuracy.txt", res, acc_json)
-    return {"metric": "top1", "value": res["top1"], "good": res["good"],
-            "total": res["total"], "empty_responses": res["empty_responses"], "hash": digest,
-            "reference": card.reference}
-
-
-SCORERS["classification"] = _score_classification
-
-
 def score_accuracy(card, dataset, run_dir: Path) -> dict[str, Any]:
     """Score the run's accuracy log with the card's task scorer and write accuracy.txt."""
+    from .accuracy import SCORERS
+
     if card.task not in SCORERS:
         raise HarnessError(f"no accuracy scorer for task '{card.task}'")
     res = SCORERS[card.task](card, dataset, run_dir)

@@ -1,1 +1,15 @@
-"""Accuracy scoring of ``mlperf_log_accuracy.json`` per task."""
+"""Accuracy scoring of ``mlperf_log_accuracy.json`` per task.
+
+``SCORERS[task](card, dataset, run_dir) -> dict`` scores a finished accuracy run, writes
+``accuracy.txt`` and returns ``{"metric", "value" (percent), "hash", ...}`` for the manifest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .imagenet import score_run as _score_imagenet
+
+SCORERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "classification": _score_imagenet,
+}

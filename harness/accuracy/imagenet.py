@@ -76,3 +76,18 @@ def write_accuracy_txt(path: Path, result: dict[str, Any], accuracy_json: Path) 
     Path(path).write_text(f"accuracy={result['top1']:.3f}%, good={result['good']}, "
                           f"total={result['total']}\nhash={digest}\n")
     return digest
+
+
+def score_run(card, dataset, run_dir: Path) -> dict[str, Any]:
+    """Score a classification accuracy run; writes ``<run_dir>/accuracy.txt``.
+
+    Returns:
+        ``{"metric": "top1", "value": percent, "good", "total", "empty_responses", "hash",
+        "reference"}``.
+    """
+    acc_json = Path(run_dir) / "mlperf_log_accuracy.json"
+    res = score(acc_json, dataset.labels, card.postprocessing.get("response_dtype", "float32"))
+    digest = write_accuracy_txt(Path(run_dir) / "accuracy.txt", res, acc_json)
+    return {"metric": "top1", "value": res["top1"], "good": res["good"], "total": res["total"],
+            "empty_responses": res["empty_responses"], "hash": digest,
+            "reference": card.reference}
