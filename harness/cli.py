@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,15 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--streams", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--nireq", type=int, default=None, help="infer requests in flight")
+    p.add_argument("--cores", default=None,
+                   help="pin the run to these CPUs, taskset syntax ('0', '0-1,4')")
+    p.add_argument("--calibration-list", default=None,
+                   help="INT8: file of calibration image names, one per line (MLPerf style)")
+    p.add_argument("--calibration-count", type=int, default=None,
+                   help="INT8: calibration samples (default 300, seeded draw without a list)")
+    p.add_argument("--max-accuracy-drop", type=float, default=None,
+                   help="INT8: accuracy-controlled quantization, max relative drop (0.01 = "
+                        "keep >= 99%%)")
     p.add_argument("--user-conf", default=None, help="user.conf to use instead of scenarios/")
     p.add_argument("--duration-ms", type=int, default=None,
                    help="test mode: minimum duration in ms")
@@ -38,6 +48,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
                    help="Offline expected / Server target QPS (samples/s)")
     p.add_argument("--system", default=None, help="system name for the results folder")
     p.add_argument("--results-dir", default="results")
+    p.add_argument("--allow-random-accuracy", action="store_true",
+                   help="accept WEIGHTS=random in accuracy mode (recorded as meaningless)")
 
 
 def _cmd_run(args) -> int:
@@ -57,7 +69,8 @@ def _cmd_run(args) -> int:
     print(_summary_line(m, res))
     if m.get("accuracy"):
         a = m["accuracy"]
-        print(f"accuracy: {a['metric']} {a['value']:.3f}% ({a.get('good')}/{a.get('total')})")
+        counts = f" ({a['good']}/{a['total']})" if a.get("good") is not None else ""
+        print(f"accuracy: {a['metric']} {a['value']:.3f}%{counts}")
     print(f"results: {run_dir}")
     if cfg.execution == "test":
         print("NOTE: test-mode run: short durations, NOT valid for submission.")
@@ -140,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: dict[str, str] = {
     "quantize": "harness.quantization_cli",
     "find-peak": "harness.peak",
+    "compliance": "harness.compliance",
     "submission": "harness.submission.build",
     "check-submission": "harness.submission.checker",
     "report": "harness.reports.cli",
@@ -157,7 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted: the run directory is marked 'interrupted'", file=sys.stderr)
-        return 130
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # LoadGen's test thread may still be inside C++; a normal interpreter exit would
+        # abort in its destructor, so leave at once (the manifest is already written).
+        os._exit(130)
 
 
 if __name__ == "__main__":

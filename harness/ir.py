@@ -87,8 +87,16 @@ def fp32_model(card: ModelCard, weights: Weights) -> Path:
     return cached_ir(key, build, f"{card.name} ({weights.identity})")
 
 
+def int8_model(card: ModelCard, weights: Weights, **kwargs) -> Path:
+    """The NNCF-quantized INT8 IR (see :func:`harness.quantization.int8_model`; NNCF is
+    imported only when INT8 is asked for)."""
+    from .quantization import int8_model as build_int8
+
+    return build_int8(card, weights, **kwargs)
+
+
 #: Precision -> function returning the IR for it; issue-specific precisions (int8) register here.
-PRECISION_BUILDERS = {"fp32": fp32_model, "bf16": fp32_model}
+PRECISION_BUILDERS = {"fp32": fp32_model, "bf16": fp32_model, "int8": int8_model}
 
 
 def model_for_precision(card: ModelCard, weights: Weights, precision: str) -> Path:

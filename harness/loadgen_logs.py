@@ -107,3 +107,156 @@ def key_result(run_dir: Path, scenario: str) -> dict[str, Any]:
     if scenario == "Server" and summary.get("Scheduled samples per second"):
         result["scheduled_qps"] = float(summary["Scheduled samples per second"])
     return result
+
+
+# --- Reading any run's logs for reports (harness.reports) -------------------------------
+
+#: Latency percentiles LoadGen reports (detail keys ``result_<p>_percentile_latency_ns``,
+#: summary lines ``<p> percentile latency (ns)``; LoadGen results.cc).
+PERCENTILES = ("50.00", "90.00", "95.00", "97.00", "99.00", "99.90")
+
+LOG_OK = "ok"
+LOG_SUMMARY_ONLY = "summary only"
+LOG_MISSING = "missing"
+LOG_TRUNCATED = "truncated"
+
+
+def percentile_column(p: str) -> str:
+    """Table column of a LoadGen percentile: ``"90.00"`` -> ``p90_ms``, ``"99.90"`` -> ``p999_ms``."""
+    return "p" + p.rstrip("0").rstrip(".").replace(".", "") + "_ms"
+
+
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _from_detail(detail: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "scenario": detail.get("effective_scenario") or detail.get("requested_scenario"),
+        "test_mode": detail.get("effective_test_mode") or detail.get("requested_test_mode"),
+        "validity": detail.get("result_validity"),
+        "samples_per_s": _num(detail.get("result_samples_per_second")),
+        "scheduled_qps": _num(detail.get("result_scheduled_samples_per_sec")),
+        "completed_qps": _num(detail.get("result_completed_samples_per_sec")),
+        "qps_with_overhead": _num(detail.get("result_qps_with_loadgen_overhead")),
+        "target_qps": _num(detail.get("effective_target_qps")),
+        "latency_bound_ms": _ms(detail.get("effective_target_latency_ns")) or None,
+        "min_ms": _ms(detail.get("result_min_latency_ns")),
+        "max_ms": _ms(detail.get("result_max_latency_ns")),
+        "mean_ms": _ms(detail.get("result_mean_latency_ns")),
+        "early_stopping_p90_ms": _ms(detail.get("early_stopping_latency_ss")),
+        "query_count": _num(detail.get("result_query_count")),
+        "loadgen_version": detail.get("loadgen_version"),
+    }
+    for p in PERCENTILES:
+        out[percentile_column(p)] = _ms(
+            detail.get(f"result_{p}_percentile_latency_ns"))
+    return out
+
+
+def _from_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "scenario": summary.get("Scenario"),
+        "test_mode": summary.get("Mode"),
+        "validity": summary.get("Result is"),
+        "samples_per_s": _num(summary.get("Samples per second")),
+        "scheduled_qps": _num(summary.get("Scheduled samples per second")),
+        "completed_qps": _num(summary.get("Completed samples per second")),
+        "qps_with_overhead": _num(summary.get("QPS w/ loadgen overhead")),
+        "target_qps": _num(summary.get("target_qps")),
+        "latency_bound_ms": _ms(summary.get("target_latency (ns)")) or None,
+        "min_ms": _ms(summary.get("Min latency (ns)")),
+        "max_ms": _ms(summary.get("Max latency (ns)")),
+        "mean_ms": _ms(summary.get("Mean latency (ns)")),
+        "early_stopping_p90_ms": None,
+        "query_count": None,
+        "loadgen_version": None,
+    }
+    for p in PERCENTILES:
+        out[percentile_column(p)] = _ms(
+            summary.get(f"{p} percentile latency (ns)"))
+    return out
+
+
+def performance_numbers(run_dir: Path) -> dict[str, Any]:
+    """The numbers of one LoadGen performance run, read from its logs; never raises on bad logs.
+
+    Reads ``mlperf_log_detail.txt`` (the MLLOG lines); when it is missing, reads the
+    numbers from ``mlperf_log_summary.txt`` (published v2.0 trees sometimes hold only the
+    summary). Keys ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p97_ms``, ``p99_ms``, ``p999_ms``,
+    ``min_ms``, ``max_ms``, ``mean_ms`` (latencies, ms); ``samples_per_s`` (Offline),
+    ``scheduled_qps`` / ``completed_qps`` (Server, samples/s), ``qps_with_overhead``
+    (SingleStream, queries/s); ``target_qps``; ``latency_bound_ms`` (the effective target
+    latency: the Server p99 bound); ``early_stopping_p90_ms`` (SingleStream's reported
+    metric); ``validity``; ``scenario``; ``test_mode``.
+
+    ``log_status`` says how the logs were: ``ok`` (detail log complete), ``summary only``,
+    ``missing`` (no LoadGen log at all), ``truncated`` (a log ends before LoadGen wrote its
+    result, or holds a broken line); ``log_problem`` says what exactly, in words.
+    Missing numbers are None.
+    """
+    run_dir = Path(run_dir)
+    detail_path = run_dir / "mlperf_log_detail.txt"
+    summary_path = run_dir / "mlperf_log_summary.txt"
+    if detail_path.is_file():
+        detail = read_detail(detail_path)
+        out = _from_detail(detail)
+        out["log_errors"] = len(detail["_errors"])
+        if detail["_truncated"] or detail.get("result_validity") is None:
+            out.update(log_status=LOG_TRUNCATED,
+                       log_problem=f"{detail_path.name} ends before LoadGen's result"
+                       + (" (a broken MLLOG line)" if detail["_truncated"] else ""))
+        else:
+            out.update(log_status=LOG_OK, log_problem=None)
+        return out
+    if summary_path.is_file():
+        summary = read_summary(summary_path)
+        out = _from_summary(summary)
+        out["log_errors"] = None
+        if out["validity"] is None:
+            out.update(log_status=LOG_TRUNCATED,
+                       log_problem=f"{summary_path.name} has no 'Result is' line "
+                                   f"and {detail_path.name} is missing")
+        else:
+            out.update(log_status=LOG_SUMMARY_ONLY,
+                       log_problem=f"{detail_path.name} missing; numbers from the summary")
+        return out
+    out = _from_summary({})
+    out.update(log_errors=None, log_status=LOG_MISSING,
+               log_problem=f"no {detail_path.name} or {summary_path.name} in {run_dir}")
+    return out
+
+
+def latency_percentiles(numbers: dict[str, Any]) -> list[tuple[float, float]]:
+    """``[(percentile 0..100, latency ms)]`` of a :func:`performance_numbers` result, sorted.
+
+    The points LoadGen logs (min as 0, p50 ... p99.9, max as 100): an empirical CDF at those
+    percentiles. LoadGen's logs hold no per-query latencies unless tracing is on.
+    """
+    points = [(0.0, numbers.get("min_ms"))]
+    for p in PERCENTILES:
+        points.append((float(p), numbers.get(percentile_column(p))))
+    points.append((100.0, numbers.get("max_ms")))
+    return [(p, v) for p, v in points if v is not None]
+
+
+_ACCURACY_RE = re.compile(r"(accuracy|mAP)\s*=\s*([0-9.]+)\s*%")
+
+
+def read_accuracy_txt(path: Path) -> dict[str, Any] | None:
+    """``{"metric": "top1"|"mAP", "value": percent}`` from an ``accuracy.txt``, else None.
+
+    Format (MLCommons accuracy-imagenet.py / accuracy-coco.py, as in published submissions):
+    ``accuracy=76.166%, good=38083, total=50000`` or ``mAP=22.91%``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    match = _ACCURACY_RE.search(path.read_text(errors="replace"))
+    if not match:
+        return None
+    return {"metric": "top1" if match.group(1) == "accuracy" else "mAP",
+            "value": float(match.group(2))}

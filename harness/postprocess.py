@@ -26,15 +26,28 @@ def argmax_class(class_offset: int, dtype: str) -> Callable[[list[np.ndarray], i
     return post
 
 
-#: postprocessing kind -> factory(card) -> postprocess function
-FACTORIES: dict[str, Callable[[ModelCard], Callable]] = {
-    "argmax": lambda card: argmax_class(int(card.postprocessing.get("class_offset", 0)),
-                                        card.postprocessing.get("response_dtype", "float32")),
+def _detection(kind: str):
+    """Factory of a detection kind (harness.detection, imported on first use)."""
+    def factory(card: ModelCard, dataset=None):
+        from . import detection
+
+        return detection.FACTORIES[kind](card, dataset)
+    return factory
+
+
+#: postprocessing kind -> factory(card, dataset) -> postprocess function. ``dataset`` gives
+#: per-image facts (e.g. original image sizes for detection); None when there is none.
+FACTORIES: dict[str, Callable[..., Callable]] = {
+    "argmax": lambda card, dataset=None: argmax_class(
+        int(card.postprocessing.get("class_offset", 0)),
+        card.postprocessing.get("response_dtype", "float32")),
+    "yolox": _detection("yolox"),
+    "ssd": _detection("ssd"),
 }
 
 
-def for_card(card: ModelCard) -> Callable[[list[np.ndarray], int], np.ndarray]:
-    """The post-processing function of ``card``.
+def for_card(card: ModelCard, dataset=None) -> Callable[[list[np.ndarray], int], np.ndarray]:
+    """The post-processing function of ``card`` for samples of ``dataset``.
 
     Raises:
         HarnessError: unknown kind.
@@ -43,4 +56,4 @@ def for_card(card: ModelCard) -> Callable[[list[np.ndarray], int], np.ndarray]:
     if kind not in FACTORIES:
         raise HarnessError(f"model card {card.name}: unknown postprocessing kind '{kind}'; "
                            f"valid: {', '.join(FACTORIES)}")
-    return FACTORIES[kind](card)
+    return FACTORIES[kind](card, dataset)

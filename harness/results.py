@@ -84,7 +84,8 @@ def table(root: Path, latest_only: bool = True) -> pd.DataFrame:
             "p90_ms": res.get("p90_ms"), "p99_ms": res.get("p99_ms"),
             "accuracy": (m.get("accuracy") or {}).get("value"),
             "config": f"streams={bset.get('streams')} threads={bset.get('threads')} "
-                      f"hint={bset.get('hint')}",
+                      f"hint={bset.get('hint')}"
+                      + (f" cores={cfg['cores']}" if cfg.get("cores") else ""),
             "started": m.get("started"), "run_dir": str(run_dir),
         })
     df = pd.DataFrame(rows)

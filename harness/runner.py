@@ -8,6 +8,7 @@ logs are parsed.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,8 @@ from typing import Any
 import mlperf_loadgen as lg
 import numpy as np
 
-from . import __version__, backends, cards, ir, loadgen_logs, postprocess, results, system
+from . import __version__, backends, cards, loadgen_logs, postprocess, results, system
+from . import model_stats
 from . import scenarios as scen
 from . import weights as weights_mod
 from .datasets import open_dataset
@@ -34,6 +36,10 @@ MODES = ("performance", "accuracy")
 CALIBRATION_SECONDS = 3.0
 #: Server target when user.conf sets none: this fraction of the calibrated Offline rate.
 SERVER_FRACTION = 0.5
+#: offline_expected_qps = calibrated rate x this: LoadGen issues expected_qps x min_duration
+#: samples, so a run faster than calibrated ends before min_duration (INVALID); a slower one
+#: only lasts longer. Calibration on a busy machine errs either way.
+OFFLINE_MARGIN = 1.2
 
 
 @dataclass
@@ -51,6 +57,11 @@ class RunConfig:
         count: first N samples of the dataset.
         weights: None, ``default``, ``random`` or a file (see :func:`harness.weights.resolve`).
         device, hint, streams, threads, nireq: backend settings.
+        cores: CPUs the run is pinned to, ``taskset -c`` syntax (``"0"``, ``"0-1,4"``); the
+            run pins its process to them. None: not pinned by us; :func:`run` then records
+            the process's own affinity here when it is narrower than all CPUs (taskset).
+        calibration_list, calibration_count, max_accuracy_drop: INT8 calibration settings
+            (see :class:`harness.quantization.QuantizationConfig`).
         user_conf: a user.conf to use instead of scenarios/<model>/<Scenario>/user.conf.
         duration_ms: test mode only: min_duration override (ms).
         target_qps: Offline expected QPS / Server target QPS override (samples/s).
@@ -72,11 +83,16 @@ class RunConfig:
     streams: int | None = None
     threads: int | None = None
     nireq: int | None = None
+    cores: str | None = None
+    calibration_list: str | None = None
+    calibration_count: int | None = None
+    max_accuracy_drop: float | None = None
     user_conf: str | None = None
     duration_ms: int | None = None
     target_qps: float | None = None
     system: str | None = None
     results_dir: str = "results"
+    allow_random_accuracy: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -92,6 +108,52 @@ def _check_config(cfg: RunConfig) -> None:
     if cfg.precision == "bf16" and not system.supports_bf16():
         raise HarnessError("precision bf16 needs a CPU with AVX-512 BF16 or AMX; this CPU "
                            "has neither. Use PRECISION=fp32 or int8.")
+
+
+def parse_cpu_list(text: str) -> set[int]:
+    """CPU numbers of a ``taskset -c`` / cpuset list such as ``"0-3,6"``.
+
+    Raises:
+        HarnessError: not such a list.
+    """
+    cpus: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            lo, _, hi = part.strip().partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise HarnessError(f"bad CPU list '{text}': use taskset -c syntax, e.g. 0 or 0-1,4")
+    if not cpus:
+        raise HarnessError(f"bad CPU list '{text}': no CPU named")
+    return cpus
+
+
+def format_cpu_list(cpus) -> str:
+    """The short ``taskset -c`` form of a set of CPU numbers: {0, 1, 2, 5} -> ``"0-2,5"``."""
+    parts, run = [], []
+    for c in sorted(cpus):
+        if run and c != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(c)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(parts)
+
+
+def _apply_cores(cfg: RunConfig) -> None:
+    """Pin this process to ``cfg.cores``, or record a narrower affinity set from outside."""
+    if not hasattr(os, "sched_getaffinity"):
+        return
+    if cfg.cores:
+        try:
+            os.sched_setaffinity(0, parse_cpu_list(cfg.cores))
+        except OSError as exc:
+            raise HarnessError(f"cannot pin the run to CPUs {cfg.cores}: {exc}; "
+                               f"name CPUs this machine has (0-{(os.cpu_count() or 1) - 1})")
+    allowed = os.sched_getaffinity(0)
+    if cfg.cores or len(allowed) < (os.cpu_count() or 0):
+        cfg.cores = format_cpu_list(allowed)
 
 
 def calibrate_throughput(backend, qsl: QSL, seconds: float = CALIBRATION_SECONDS) -> float:
@@ -144,9 +206,15 @@ def calibrate_latency(backend, qsl: QSL, seconds: float = 1.0) -> float:
 def _effective_user_conf(cfg: RunConfig, scenario: scen.Scenario, base_path: Path,
                          calibrated_qps: float | None,
                          psc_cap: int | None,
-                         calibrated_latency_ms: float | None = None
+                         calibrated_latency_ms: float | None = None,
+                         recorded_peak: dict[str, Any] | None = None
                          ) -> tuple[str, dict[str, Any]]:
-    """The user.conf text the run uses, and notes on where each added value came from."""
+    """The user.conf text the run uses, and notes on where each added value came from.
+
+    ``recorded_peak``: a Server peak recorded by ``harness find-peak`` for this system,
+    model, precision and backend configuration (:func:`harness.peak.recorded_peak`); used as
+    server_target_qps when neither --target-qps nor the user.conf sets one.
+    """
     base = base_path.read_text()
     scen.validate_user_conf(base, str(base_path))
     lines = [f"# effective user.conf of this run; base: {base_path}", base.rstrip(), ""]
@@ -158,13 +226,14 @@ def _effective_user_conf(cfg: RunConfig, scenario: scen.Scenario, base_path: Pat
             lines.append(f"*.{scenario.name}.min_duration = {int(cfg.duration_ms)}")
     name = scenario.name
     if psc_cap is not None:
-        lines.append(f"# the dataset holds fewer samples than the benchmark's performance "
-                     f"sample count")
+        lines.append("# the dataset holds fewer samples than the benchmark's performance "
+                     "sample count")
         lines.append(f"*.{name}.performance_sample_count_override = {psc_cap}")
         notes["performance_sample_count_capped"] = psc_cap
     if name == "Offline":
-        qps = cfg.target_qps or calibrated_qps
-        source = "--target-qps" if cfg.target_qps else "calibration run"
+        qps = cfg.target_qps or (calibrated_qps * OFFLINE_MARGIN if calibrated_qps else None)
+        source = "--target-qps" if cfg.target_qps else \
+            f"calibration run x {OFFLINE_MARGIN} (margin against finishing early)"
         if qps is not None and (scen.conf_value(base, name, "target_qps") is None
                                 or cfg.target_qps):
             lines.append(f"# offline_expected_qps from {source}")
@@ -177,12 +246,30 @@ def _effective_user_conf(cfg: RunConfig, scenario: scen.Scenario, base_path: Pat
             lines.append(f"*.SingleStream.target_latency = {ms}")
             notes["single_stream_expected_latency_ms"] = {"value": ms,
                                                           "source": "calibration run"}
+    elif name == "MultiStream" and calibrated_qps:
+        if scen.conf_value(base, name, "target_latency") is None:
+            # 8 samples at the full calibrated rate: a lower bound of the query latency, so
+            # LoadGen pre-generates enough queries for min_duration (a higher expected
+            # latency ends the run early: INVALID).
+            ms = max(1, int(8 * 1000.0 / calibrated_qps))
+            lines.append("# expected latency (ms) of an 8-sample query from calibration")
+            lines.append(f"*.MultiStream.target_latency = {ms}")
+            notes["multi_stream_expected_latency_ms"] = {"value": ms,
+                                                         "source": "calibration run"}
     elif name == "Server":
         if cfg.target_qps:
             lines.append("# server_target_qps from --target-qps")
             lines.append(f"*.Server.target_qps = {cfg.target_qps:.3f}")
             notes["server_target_qps"] = {"value": cfg.target_qps, "source": "--target-qps"}
-        elif scen.conf_value(base, name, "target_qps") is None:
+        elif recorded_peak and scen.conf_value(base, name, "target_qps") is None:
+            qps = float(recorded_peak["target_qps"])
+            lines.append(f"# server_target_qps: peak found by 'harness find-peak' "
+                         f"({recorded_peak.get('file')})")
+            lines.append(f"*.Server.target_qps = {qps:.3f}")
+            notes["server_target_qps"] = {"value": qps, "source": "harness find-peak",
+                                          "peak_file": recorded_peak.get("file"),
+                                          "search": recorded_peak.get("search")}
+        elif scen.conf_value(base, name, "target_qps") is None and calibrated_qps:
             qps = SERVER_FRACTION * calibrated_qps
             lines.append(f"# server_target_qps: {SERVER_FRACTION:.0%} of the calibrated "
                          f"Offline throughput (no peak search was run)")
@@ -190,7 +277,7 @@ def _effective_user_conf(cfg: RunConfig, scenario: scen.Scenario, base_path: Pat
             notes["server_target_qps"] = {
                 "value": qps, "source": f"{SERVER_FRACTION:.0%} of calibrated throughput "
                                         f"{calibrated_qps:.2f} samples/s (not a peak search)"}
-        else:
+        elif scen.conf_value(base, name, "target_qps") is not None:
             notes["server_target_qps"] = {"value": float(scen.conf_value(base, name,
                                                                          "target_qps")),
                                           "source": str(base_path)}
@@ -229,6 +316,7 @@ def run(cfg: RunConfig) -> Path:
     """
     started = datetime.now(timezone.utc).isoformat()
     _check_config(cfg)
+    _apply_cores(cfg)
     card = cards.load(cfg.model)
     scenario = scen.get(cfg.scenario)
     cfg.scenario = scenario.name
@@ -250,16 +338,39 @@ def run(cfg: RunConfig) -> Path:
         print(f"NOTE: no dataset given: {scenario.name} performance run on SYNTHETIC data "
               f"({len(dataset)} random samples of shape {card.input_shape}).", flush=True)
     dataset.prepare()
-    weights = weights_mod.resolve(card, cfg.weights, cfg.mode)
+    weights = weights_mod.resolve(card, cfg.weights, cfg.mode, cfg.allow_random_accuracy)
     if not weights.trained:
         print(f"NOTE: {weights.note}", flush=True)
+    if cfg.precision == "int8":  # calibration settings of the INT8 build (harness.quantization)
+        from . import quantization
+
+        quantization.configure(dataset=cfg.dataset, calibration_list=cfg.calibration_list,
+                               calibration_count=cfg.calibration_count,
+                               max_accuracy_drop=cfg.max_accuracy_drop, eval_count=len(dataset))
+    elif cfg.calibration_list or cfg.calibration_count or cfg.max_accuracy_drop is not None:
+        raise HarnessError("--calibration-list/--calibration-count/--max-accuracy-drop apply "
+                           "to PRECISION=int8 only")
+    reference_dir = None
+    if accuracy:  # a derived model's FP32 reference run: found in results, or run first
+        from .accuracy import gate
+
+        reference_dir = gate.ensure_reference(cfg, card, dataset, weights)
 
     settings = backends.BackendSettings(device=cfg.device, precision=cfg.precision,
                                         hint=cfg.hint or scenario.hint, streams=cfg.streams,
                                         threads=cfg.threads, nireq=cfg.nireq)
     backend = backends.create(cfg.backend)
     backend.load(card, weights, settings)
-    post = postprocess.for_card(card)
+    post = postprocess.for_card(card, dataset)
+    # one inference through the post-processing: a model that does not fit the card fails
+    # here, before any run directory exists
+    try:
+        first = backend.infer(dataset.load_sample(0))
+    except Exception as exc:
+        raise HarnessError(f"model {card.name}: a test inference failed "
+                           f"({exc.__class__.__name__}: {str(exc)[:300]}); does the model "
+                           f"file fit the card's input {card.input}?") from exc
+    post(first, 0)
     qsl = QSL(dataset, psc)
 
     calibrated = calibrated_latency = None
@@ -273,8 +384,15 @@ def run(cfg: RunConfig) -> Path:
             print(f"calibration: {calibrated:.2f} samples/s", flush=True)
         qsl.unload_samples(list(qsl.samples))
     capped = qsl.performance_sample_count if qsl.performance_sample_count < psc else None
+    peak = None
+    if scenario.name == "Server" and not cfg.target_qps:
+        from .peak import recorded_peak  # the Server target found by 'harness find-peak'
+
+        peak = recorded_peak(Path(cfg.results_dir), cfg.system or system.default_system_name(),
+                             card.name, cfg.precision if cfg.backend == "openvino" else
+                             f"{cfg.backend}-{cfg.precision}", settings.to_dict())
     conf_text, conf_notes = _effective_user_conf(cfg, scenario, base_conf, calibrated, capped,
-                                                 calibrated_latency)
+                                                 calibrated_latency, peak)
 
     sys_name = cfg.system or system.default_system_name()
     run_dir = results.new_run_dir(Path(cfg.results_dir), sys_name, card.name, cfg.precision
@@ -303,8 +421,17 @@ def run(cfg: RunConfig) -> Path:
         "system": {"name": sys_name, **system.facts()},
         "git": system.git_revision(),
         "command": sys.argv,
+        # LoadGen reads ./audit.config (compliance tests TEST01/04/05): such a run is an
+        # audit run, never a submission result (harness.compliance)
+        "audit_config": (Path("audit.config").read_text()
+                         if Path("audit.config").is_file() else None),
+        "cwd": os.getcwd(),
         "started": started,
     }
+    model_file = backend.model_info().get("ir")
+    manifest["model_stats"] = model_stats.for_run(card, cfg.precision, model_file)
+    if cfg.precision == "int8" and model_file:
+        manifest["quantization"] = quantization.run_facts(model_file, len(dataset))
     results.write_manifest(run_dir, manifest)
     print(f"run directory: {run_dir}", flush=True)
 
@@ -316,6 +443,10 @@ def run(cfg: RunConfig) -> Path:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         ts = scen.test_settings(run_dir / "user.conf", card.benchmark, scenario, accuracy)
+        if manifest["audit_config"]:
+            from .compliance import apply_audit_seeds  # TEST05: LoadGen ignores conf seeds
+
+            manifest["audit_seeds"] = apply_audit_seeds(ts, manifest["audit_config"])
         log_settings = lg.LogSettings()
         log_settings.log_output.outdir = str(run_dir)
         log_settings.log_output.copy_summary_to_stdout = False
@@ -342,6 +473,12 @@ def run(cfg: RunConfig) -> Path:
                                f"(first: {sut.first_error}); the run is marked failed")
         if accuracy:
             manifest["accuracy"] = score_accuracy(card, dataset, run_dir)
+            if not weights.trained:
+                manifest["accuracy"]["note"] = ("RANDOM weights: this accuracy is meaningless; "
+                                                "the log exists for submission/TEST01 checks")
+            if reference_dir is not None:  # the 99% gate (harness.accuracy.gate)
+                manifest["accuracy_gate"] = gate.apply(run_dir, manifest["accuracy"],
+                                                       reference_dir)
         manifest["valid_for_submission"] = (cfg.execution == "valid"
                                             and result.get("validity") == "VALID"
                                             and weights.trained and not dataset.synthetic)

@@ -59,6 +59,8 @@ def three_ways(card: ModelCard) -> str:
     """The user-facing list of the three ways to give weights."""
     std = (f"torchvision {card.source.get('arch')} {card.source.get('weights')} (downloaded "
            f"into the torch hub cache when online)" if card.source.get("kind") == "torchvision"
+           else "none published (a .pth checkpoint of the card's architecture)"
+           if card.source.get("kind") == "builder"
            else f"the card's file {card.source.get('path')}")
     return (f"(1) the standard weights: {std}; (2) a local file: WEIGHTS=/path/to/file "
             f"(.pth, .onnx, .tflite or OpenVINO .xml); (3) WEIGHTS=random for performance "
@@ -106,6 +108,10 @@ def standard(card: ModelCard) -> Weights:
             raise HarnessError(f"model {card.name}: its file {path} is missing. Give one of: "
                                f"{three_ways(card)}")
         return from_file(path, card)
+    if card.source["kind"] == "builder":  # a harness-built architecture (e.g. bnas_a)
+        raise HarnessError(f"model {card.name} has no published standard weights "
+                           f"({card.source.get('note', 'none were released')}). Give one of: "
+                           f"{three_ways(card)}")
     import torchvision.models as tvm
 
     enum = tvm.get_model_weights(card.source["arch"])[card.source["weights"]]
@@ -121,7 +127,8 @@ def standard(card: ModelCard) -> Weights:
     return Weights("standard", f"torchvision:{enum}", path, True, f"torchvision {enum}")
 
 
-def resolve(card: ModelCard, spec: str | None, mode: str) -> Weights:
+def resolve(card: ModelCard, spec: str | None, mode: str,
+            allow_random_accuracy: bool = False) -> Weights:
     """Resolve ``--weights`` for a run.
 
     Args:
@@ -130,15 +137,20 @@ def resolve(card: ModelCard, spec: str | None, mode: str) -> Weights:
             plain warning when those cannot be had), ``"default"`` (standard, no fallback),
             ``"random"``, or a file path.
         mode: ``performance`` or ``accuracy``.
+        allow_random_accuracy: accept random weights in accuracy mode. Only for flows that
+            need an accuracy log of the same weights as the performance runs (a submission
+            of random-weight performance, TEST01); the accuracy is recorded as meaningless.
 
     Raises:
         HarnessError: random weights in accuracy mode, or weights that cannot be had.
     """
     if spec == "random":
-        if mode == "accuracy":
+        if mode == "accuracy" and not allow_random_accuracy:
             raise HarnessError("WEIGHTS=random is allowed only in performance mode: accuracy "
                                "of random weights is meaningless. Give trained weights: "
-                               + three_ways(card))
+                               + three_ways(card) + " (or --allow-random-accuracy where an "
+                               "accuracy log of random weights is wanted, e.g. a submission "
+                               "of random-weight performance)")
         return random_weights()
     if spec and spec != "default":
         return from_file(Path(spec), card)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .coco import score_run as _score_coco
 from .imagenet import score_run as _score_imagenet
 
 SCORERS: dict[str, Callable[..., dict[str, Any]]] = {
     "classification": _score_imagenet,
+    "detection": _score_coco,
 }

@@ -12,8 +12,14 @@ def _openvino() -> Backend:
     return OpenVINOBackend()
 
 
+def _pytorch() -> Backend:
+    from .pytorch import PyTorchBackend
+
+    return PyTorchBackend()
+
+
 #: backend name -> factory
-FACTORIES = {"openvino": _openvino}
+FACTORIES = {"openvino": _openvino, "pytorch": _pytorch}
 
 
 def create(name: str) -> Backend:

@@ -7,14 +7,17 @@ from pathlib import Path
 from ..cards import ModelCard
 from ..errors import HarnessError
 from .base import Dataset
+from .coco import CocoDataset
 from .imagenet import ImageNetDataset
 from .synthetic import SyntheticDataset
 
-__all__ = ["Dataset", "ImageNetDataset", "SyntheticDataset", "open_dataset", "READERS"]
+__all__ = ["Dataset", "CocoDataset", "ImageNetDataset", "SyntheticDataset", "open_dataset",
+           "READERS"]
 
 #: card.dataset kind -> reader(card, path, count) -> Dataset
 READERS = {
     "imagenet": lambda card, path, count: ImageNetDataset(path, card.preprocessing, count),
+    "coco": lambda card, path, count: CocoDataset(path, card.preprocessing, count, card),
 }
 
 

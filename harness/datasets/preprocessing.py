@@ -6,6 +6,9 @@ Sources of the two recipes in use:
 - MLPerf reference (vision/classification_and_detection/python/dataset.py,
   ``pre_process_vgg``): OpenCV INTER_AREA resize of the shorter side to 256, centre crop 224,
   subtract RGB means 123.68, 116.78, 103.94.
+- YOLOX letterbox (YOLOX ``yolox/data/data_augment.py``, ``preproc``): scale by
+  ``r = min(H / h, W / w)`` keeping the aspect ratio (OpenCV INTER_LINEAR, sizes
+  ``int(w * r)``, ``int(h * r)``), image at the top-left of an HxW canvas filled with 114.
 """
 
 from __future__ import annotations
@@ -55,6 +58,45 @@ def _resize(img: np.ndarray, size: tuple[int, int], library: str, interp: str) -
     return cv2.resize(img, size, interpolation=_CV_INTERP[interp])
 
 
+def letterbox_scale(width: int, height: int, size: tuple[int, int]) -> float:
+    """The letterbox scale ``r = min(size_w / width, size_h / height)`` of an image.
+
+    Args:
+        width, height: original image size (px).
+        size: model input ``(width, height)`` (px).
+
+    Source: YOLOX ``preproc`` (yolox/data/data_augment.py). Detections in input pixels are
+    divided by ``r`` to get original-image pixels.
+    """
+    return min(size[0] / width, size[1] / height)
+
+
+def letterbox(img: np.ndarray, size: tuple[int, int], pad_value: int, library: str,
+              interp: str) -> np.ndarray:
+    """Resize HxWx3 uint8 keeping its aspect ratio and paste it at the top-left of a
+    ``size = (width, height)`` canvas filled with ``pad_value`` (YOLOX ``preproc``)."""
+    h, w = img.shape[:2]
+    r = letterbox_scale(w, h, size)
+    resized = _resize(img, (int(w * r), int(h * r)), library, interp)
+    canvas = np.full((int(size[1]), int(size[0]), 3), pad_value, dtype=np.uint8)
+    canvas[:resized.shape[0], :resized.shape[1]] = resized
+    return canvas
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header (no full decode).
+
+    Raises:
+        HarnessError: the file is not a readable image.
+    """
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise HarnessError(f"corrupt or unreadable image {path}: {exc}. "
+                           f"Replace the file or remove it from the dataset list.") from exc
+
+
 def preprocess(path: Path, spec: dict[str, Any]) -> np.ndarray:
     """Turn one image file into a model input sample (no batch dimension).
 
@@ -62,7 +104,9 @@ def preprocess(path: Path, spec: dict[str, Any]) -> np.ndarray:
         path: image file (JPEG, PNG, ...).
         spec: a card's ``[preprocessing]`` table: ``library`` (pillow|opencv), ``color``
             (RGB|BGR), ``resize_shorter`` (int, px) with ``crop`` (int, px, centre crop) or
-            ``resize`` ([w, h], plain resize), ``interpolation``, optional ``scale``, ``mean``
+            ``resize`` ([w, h], plain resize) or ``letterbox`` ([w, h], aspect-keeping resize to
+            the top-left of a canvas filled with ``pad_value``, default 114; see
+            :func:`letterbox`), ``interpolation``, optional ``scale``, ``mean``
             and ``std`` (per channel, applied as ``(x * scale - mean) / std``), ``layout``
             (NCHW|NHWC; the sample is CHW or HWC) and ``dtype`` (float32|uint8).
 
@@ -76,7 +120,10 @@ def preprocess(path: Path, spec: dict[str, Any]) -> np.ndarray:
     library = spec.get("library", "pillow")
     interp = spec.get("interpolation", "bilinear")
     img = _read_rgb(path, library)
-    if "resize" in spec:
+    if "letterbox" in spec:
+        w, h = spec["letterbox"]
+        img = letterbox(img, (int(w), int(h)), int(spec.get("pad_value", 114)), library, interp)
+    elif "resize" in spec:
         w, h = spec["resize"]
         img = _resize(img, (int(w), int(h)), library, interp)
     else:

@@ -15,6 +15,14 @@ from ..errors import HarnessError
 #: Extra builders: arch name -> zero-argument function returning an untrained nn.Module.
 BUILDERS: dict[str, Callable[[], torch.nn.Module]] = {}
 
+from . import resnet_spec as _resnet_spec  # noqa: E402  (spec-built ResNets: bnas_a/b/c)
+
+_resnet_spec.register(BUILDERS)
+
+from . import ssd_mobilenet_v1 as _ssd_mobilenet_v1  # noqa: E402  (MLPerf ssd-mobilenet)
+
+_ssd_mobilenet_v1.register(BUILDERS)
+
 
 def build(arch: str) -> torch.nn.Module:
     """An untrained network for ``arch`` (a registered builder, else torchvision's).
@@ -81,7 +89,7 @@ def load_torch_model(card, weights) -> torch.nn.Module:
     """
     from ..weights import RANDOM_SEED
 
-    if card.source.get("kind") != "torchvision":
+    if card.source.get("kind") not in ("torchvision", "builder"):
         raise HarnessError(f"model {card.name} has no PyTorch definition (source kind "
                            f"'{card.source.get('kind')}')")
     arch = card.source["arch"]

@@ -1,0 +1,187 @@
+"""COCO in its standard layout: ``val2017/`` images plus ``annotations/instances_val2017.json``.
+
+QSL index i is the i-th entry of the annotation file's ``images`` list: the convention the
+MLCommons ``accuracy-coco.py`` tool assumes (``image_map = cocoGt.dataset["images"]``), so
+it scores our accuracy logs unchanged. Unlike the MLPerf reference ``coco.py`` (which skips
+missing images and logs "reduced image list"), a listed image that is absent is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import HarnessError
+from ..paths import cache_dir
+from .base import Dataset
+from .preprocessing import image_size, preprocess, spec_key
+
+ANNOTATION_FILE = Path("annotations") / "instances_val2017.json"
+IMAGE_DIR = "val2017"
+
+
+def read_annotations(path: Path) -> dict[str, Any]:
+    """Load and check a COCO instances file.
+
+    Returns:
+        The parsed JSON (``images``, ``annotations``, ``categories`` lists).
+
+    Raises:
+        HarnessError: missing file, invalid JSON, a missing top-level list, or an ``images``
+            entry without ``id``, ``file_name``, ``width`` or ``height``.
+    """
+    if not path.is_file():
+        raise HarnessError(f"COCO annotation file {path} not found: a COCO dataset folder "
+                           f"needs {ANNOTATION_FILE} beside {IMAGE_DIR}/ (the official "
+                           f"layout; get it from cocodataset.org annotations_trainval2017.zip)")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"COCO annotation file {path} is malformed (not readable JSON: "
+                           f"{exc}). Restore the original instances_val2017.json.") from exc
+    if not isinstance(data, dict):
+        raise HarnessError(f"COCO annotation file {path} is malformed: the top level is a "
+                           f"{type(data).__name__}, not an object with images, annotations "
+                           f"and categories")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise HarnessError(f"COCO annotation file {path} is malformed: no '{key}' list "
+                               f"(an instances file has images, annotations and categories)")
+    if not data["images"]:
+        raise HarnessError(f"COCO annotation file {path} lists no images")
+    for n, img in enumerate(data["images"]):
+        missing = [k for k in ("id", "file_name", "width", "height")
+                   if not isinstance(img, dict) or k not in img]
+        if missing:
+            raise HarnessError(f"COCO annotation file {path} is malformed: images[{n}] lacks "
+                               f"{', '.join(missing)}")
+    return data
+
+
+class CocoDataset(Dataset):
+    """COCO detection images (all of the annotation file's ``images`` list, or its first
+    ``count`` entries), preprocessed per the card and cached like ImageNet's.
+
+    Preprocessed samples are cached as one ``.npy`` per image under
+    ``<cache>/preprocessed/<dataset hash>/<preprocessing hash>/``.
+
+    Args:
+        root: folder with ``val2017/`` and ``annotations/instances_val2017.json``.
+        spec: the card's preprocessing spec.
+        count: use the first ``count`` images (None: all).
+        card: the model card (kept for post-processing and quantization validators).
+
+    Attributes:
+        annotation_file: the instances JSON (pycocotools reads it for scoring).
+        images: the ``images`` entries used, in QSL order.
+        image_ids: COCO image id of each QSL index.
+        image_sizes: ``(height, width)`` px of each QSL index, from the annotation file (the
+            sizes ``accuracy-coco.py`` multiplies normalised boxes by).
+        without_annotations: file names of images that have no annotation (legal in COCO:
+            val2017 has 48; scored as images whose every detection is a false positive).
+
+    Raises:
+        HarnessError: missing folder or annotation file, malformed JSON, ``count`` outside
+            the list, images listed but absent (all named; the run is never shrunk).
+    """
+
+    def __init__(self, root: Path | str, spec: dict[str, Any], count: int | None = None,
+                 card=None):
+        self.root = Path(root).resolve()
+        self.spec = spec
+        self.card = card
+        if not self.root.is_dir():
+            raise HarnessError(f"dataset folder {self.root} does not exist. Pass "
+                               f"DATASET=<folder with {IMAGE_DIR}/ and {ANNOTATION_FILE}>, or "
+                               f"leave it empty for a synthetic performance run.")
+        self.annotation_file = self.root / ANNOTATION_FILE
+        data = read_annotations(self.annotation_file)
+        images = data["images"]
+        if count is not None:
+            if count < 1 or count > len(images):
+                raise HarnessError(f"--count {count} is outside 1..{len(images)}, the number "
+                                   f"of images in {self.annotation_file}")
+            images = images[:count]
+        missing = [img["file_name"] for img in images if not self._path(img).is_file()]
+        if missing:
+            shown = "\n  ".join(missing[:50])
+            more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
+            raise HarnessError(
+                f"{len(missing)} of {len(images)} images listed in {self.annotation_file} do "
+                f"not exist in {self.root / IMAGE_DIR} (the run is not shrunk silently):\n"
+                f"  {shown}{more}\nRestore them or remove their entries from the 'images' "
+                f"list.")
+        annotated = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
+        self.images = images
+        self.image_ids = [int(img["id"]) for img in images]
+        self.image_sizes = [(int(img["height"]), int(img["width"])) for img in images]
+        self.without_annotations = [img["file_name"] for img in images
+                                    if img["id"] not in annotated]
+        self.category_ids = sorted(int(c["id"]) for c in data["categories"])
+        digest = hashlib.sha256(str(self.root).encode())
+        for img in images:
+            digest.update(f"{img['file_name']} {img['id']} {img['width']} {img['height']}\n"
+                          .encode())
+        self.cache = cache_dir() / "preprocessed" / digest.hexdigest()[:16] / spec_key(spec)
+
+    def _path(self, img: dict[str, Any]) -> Path:
+        return self.root / IMAGE_DIR / img["file_name"]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _cached(self, index: int) -> Path:
+        return self.cache / f"{index:06d}.npy"
+
+    def prepare(self) -> None:
+        """Check every image's size against the annotation file, then preprocess every image
+        not yet cached (a progress bar shows the work).
+
+        Raises:
+            HarnessError: an unreadable image, or one whose size differs from its
+                annotation entry (boxes would be scaled wrongly).
+        """
+        if self.without_annotations:
+            names = ", ".join(self.without_annotations[:10])
+            more = " ..." if len(self.without_annotations) > 10 else ""
+            print(f"NOTE: {len(self.without_annotations)} image(s) have no annotations "
+                  f"({names}{more}); they are kept and scored as COCO scores them (any "
+                  f"detection on them is a false positive).", flush=True)
+        for img in self.images:
+            w, h = image_size(self._path(img))
+            if (w, h) != (int(img["width"]), int(img["height"])):
+                raise HarnessError(f"image {self._path(img)} is {w}x{h} px but "
+                                   f"{self.annotation_file} says {img['width']}x"
+                                   f"{img['height']}; the file does not belong to this "
+                                   f"annotation file")
+        self.cache.mkdir(parents=True, exist_ok=True)
+        todo = [i for i in range(len(self)) if not self._cached(i).is_file()]
+        for i in tqdm(todo, desc=f"preprocessing {self.root.name}", unit="img",
+                      disable=not todo):
+            sample = preprocess(self._path(self.images[i]), self.spec)
+            fd, tmp = tempfile.mkstemp(dir=self.cache, suffix=".npy.tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, sample)
+            os.replace(tmp, self._cached(i))
+
+    def sample_names(self) -> list[str]:
+        """Image paths relative to the dataset folder (``val2017/<file>``), in QSL order;
+        the names a calibration list uses."""
+        return [f"{IMAGE_DIR}/{img['file_name']}" for img in self.images]
+
+    def load_sample(self, index: int) -> np.ndarray:
+        return np.ascontiguousarray(np.load(self._cached(index))[None])
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "coco", "path": str(self.root),
+                "annotations": str(self.annotation_file), "count": len(self),
+                "images_without_annotations": len(self.without_annotations),
+                "preprocessing": self.spec, "preprocessing_key": spec_key(self.spec),
+                "cache": str(self.cache)}

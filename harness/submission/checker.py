@@ -1,0 +1,327 @@
+"""``harness check-submission``: the open-division checks of the MLCommons submission checker.
+
+Follows mlcommons/inference ``tools/submission/submission_checker/`` (round v6.x) for a tree
+``DIR/<division>/<submitter>/``:
+
+- systems (``checks/system_check.py``): ``systems/<system>.json`` exists for every results
+  system; every required key present, the meaningful ones non-empty; ``status`` in
+  available|preview|rdi; ``system_type`` datacenter|edge|both; ``division`` and ``submitter``
+  match the folders.
+- ``src/`` exists; models that are not official benchmark names are mapped in
+  ``model_mapping.json`` (``loader.py``).
+- measurements (``checks/measurements_checks.py``): ``measurements.json`` with the five
+  required keys non-empty; ``README.md`` and ``user.conf`` present and non-empty.
+- performance (``checks/performance_check.py``): ``performance/run_1`` holds the summary
+  and detail logs; result VALID; no LoadGen error lines; performance sample count; the
+  round's seeds; early stopping met and the Server latency bound; minimum query count
+  (Offline); minimum duration 600 s; the logged scenario is the folder's.
+- accuracy (``checks/accuracy_check.py``): the four accuracy files; ``accuracy.txt`` matches
+  the benchmark's pattern and has a ``hash=`` line (the hash is 64 hex digits); accuracy
+  below the target is a warning in the open division; the accuracy log is truncated
+  (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset.
+- compliance: the official checker skips it in the open division; present TEST0x folders
+  are checked for ``TEST PASS`` in their verify files and reported as warnings.
+
+Each failure is printed as ``ERROR <file>: <message>``; exit status 1 when any.
+``--min-duration-s`` (tests only) lowers the 600 s minimum.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import HarnessError
+from . import rules
+
+HELP = "check a submission tree as the MLCommons submission checker does (open division)"
+_MLLOG = ":::MLLOG "
+
+
+@dataclass
+class Report:
+    """Failures and warnings, each ``(file, message)``."""
+
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    checked: int = 0
+
+    def error(self, path, msg: str) -> None:
+        self.errors.append((str(path), msg))
+
+    def warn(self, path, msg: str) -> None:
+        self.warnings.append((str(path), msg))
+
+
+def parse_detail(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """``{key: value}`` of a LoadGen detail log and the values of its error entries."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if not line.startswith(_MLLOG):
+            continue
+        try:
+            entry = json.loads(line[len(_MLLOG):])
+        except json.JSONDecodeError:
+            continue
+        values[entry.get("key")] = entry.get("value")
+        if (entry.get("metadata") or {}).get("is_error"):
+            errors.append(str(entry.get("value")))
+    return values, errors
+
+
+def _list_dirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
+
+
+def check_system(path: Path, division: str, submitter: str, rep: Report) -> dict | None:
+    if not path.is_file():
+        rep.error(path, "system json file not found")
+        return None
+    try:
+        desc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        rep.error(path, f"not valid JSON: {exc}")
+        return None
+    for key in rules.SYSTEM_REQUIRED_FIELDS:
+        if key not in desc:
+            rep.error(path, f"field {key} is missing")
+        elif key in rules.SYSTEM_MEANINGFUL_FIELDS and not desc[key]:
+            rep.error(path, f"field {key} requires a meaningful response but is empty")
+    if str(desc.get("status", "")).lower() not in rules.AVAILABILITIES:
+        rep.error(path, f"invalid status ({desc.get('status')}); valid: "
+                        f"{', '.join(rules.AVAILABILITIES)}")
+    if desc.get("system_type") not in rules.SYSTEM_TYPES:
+        rep.error(path, f"invalid system type ({desc.get('system_type')}); valid: "
+                        f"{', '.join(rules.SYSTEM_TYPES)}")
+    if str(desc.get("submitter", "")).lower() != submitter.lower():
+        rep.error(path, f"has submitter {desc.get('submitter')}, directory has {submitter}")
+    if str(desc.get("division", "")).lower() != division.lower():
+        rep.error(path, f"has division {desc.get('division')}, directory has {division}")
+    return desc
+
+
+def _required_files(folder: Path, names, rep: Report) -> bool:
+    ok = True
+    for n in names:
+        if not (folder / n).is_file():
+            rep.error(folder / n, "required file is missing")
+            ok = False
+    return ok
+
+
+def check_measurements(d: Path, rep: Report) -> None:
+    path = d / "measurements.json"
+    if not path.is_file():
+        rep.error(path, "measurements json file not found")
+    else:
+        try:
+            meas = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            rep.error(path, f"not valid JSON: {exc}")
+            meas = {}
+        for key in rules.MEASUREMENTS_REQUIRED_FIELDS:
+            if key not in meas:
+                rep.error(path, f"field {key} is missing")
+            elif not meas[key]:
+                rep.error(path, f"field {key} is missing meaningful value")
+    for n in rules.REQUIRED_MEASURE_FILES:
+        f = d / n
+        if not f.is_file():
+            rep.error(f, "required file is missing")
+        elif f.stat().st_size == 0:
+            rep.error(f, "is empty")
+
+
+def _errors_blocking(errors: list[str]) -> list[str]:
+    return [e for e in errors if not any(i in e for i in rules.IGNORED_ERRORS)]
+
+
+def check_performance(d: Path, model: str, scenario: str, min_duration_ms: float,
+                      rep: Report) -> None:
+    run1 = d / "performance" / "run_1"
+    if not _required_files(run1, rules.REQUIRED_PERF_FILES, rep):
+        return
+    detail = run1 / "mlperf_log_detail.txt"
+    log, errors = parse_detail(detail)
+    if log.get("result_validity") != "VALID":
+        rep.error(detail, f"result is {log.get('result_validity')}, not VALID")
+    blocking = _errors_blocking(errors)
+    if blocking:
+        rep.error(detail, f"has loadgen errors, number of errors: {len(blocking)} "
+                          f"(first: {blocking[0]})")
+    eff_scen = log.get("effective_scenario")
+    if eff_scen != scenario:
+        rep.error(detail, f"scenario in the log is {eff_scen}, the folder says {scenario} "
+                          f"(results can not be inferred from another scenario here)")
+    need_psc = rules.PERFORMANCE_SAMPLE_COUNT.get(model)
+    psc = log.get("effective_performance_sample_count")
+    if need_psc and (psc is None or psc < need_psc):
+        rep.error(detail, f"performance_sample_count, found {psc}, needs to be >= {need_psc}")
+    for key, want in rules.SEEDS.items():
+        found = log.get(f"effective_{key}")
+        if found != want:
+            rep.error(detail, f"{key} is wrong, expected={want}, found={found}")
+    if scenario in rules.EARLY_STOPPING_SCENARIOS:
+        if not log.get("early_stopping_met"):
+            rep.error(detail, f"early stopping condition was not met, msg="
+                              f"{str(log.get('early_stopping_result', '')).strip()}")
+        bound = rules.LATENCY_CONSTRAINT_NS.get(model, {}).get(scenario)
+        target = log.get("effective_target_latency_ns")
+        if bound and (target is None or target > bound):
+            rep.error(detail, f"latency constraint with early stopping not met, "
+                              f"expected={bound} ns, found={target} ns")
+    else:
+        need_q = rules.MIN_QUERIES.get(model, {}).get(scenario)
+        minq = log.get("effective_min_query_count")
+        if need_q and (minq is None or minq < need_q):
+            rep.error(detail, f"required minimum query count not met by user config, "
+                              f"expected={need_q}, found={minq}")
+    dur = log.get("effective_min_duration_ms")
+    if dur is None or dur < min_duration_ms:
+        rep.error(detail, f"test duration less than {min_duration_ms / 1000:g} s in user "
+                          f"config, expected={min_duration_ms:g} ms, found={dur} ms")
+
+
+def check_accuracy(d: Path, model: str, division: str, rep: Report) -> None:
+    acc = d / "accuracy"
+    if not _required_files(acc, rules.REQUIRED_ACC_FILES, rep):
+        return
+    txt = acc / "accuracy.txt"
+    kind, target = rules.ACCURACY_TARGET.get(model, (None, None))
+    value = hash_val = None
+    for line in txt.read_text(errors="replace").splitlines():
+        if kind and value is None:
+            m = re.match(rules.ACC_PATTERN[kind], line)
+            if m:
+                value = float(m.group(1))
+        m = re.match(rules.HASH_PATTERN, line)
+        if m:
+            hash_val = m.group(1)
+    if kind and value is None:
+        rep.error(txt, f"no {kind} line matching {rules.ACC_PATTERN[kind]!r}")
+    elif kind and value < target:
+        msg = f"accuracy not met: expected={target:.4f}, found={value}"
+        (rep.warn if division == "open" else rep.error)(txt, msg)
+    if not hash_val:
+        rep.error(txt, "no hash value for accuracy.txt (line 'hash=<sha256 of the full "
+                       "mlperf_log_accuracy.json>')")
+    elif not re.fullmatch(r"[0-9a-f]{64}", hash_val):
+        rep.error(txt, f"hash '{hash_val}' is not a sha256 hex digest")
+    js = acc / "mlperf_log_accuracy.json"
+    if js.stat().st_size > rules.MAX_ACCURACY_LOG_SIZE:
+        rep.error(js, f"is not truncated ({js.stat().st_size} bytes > "
+                      f"{rules.MAX_ACCURACY_LOG_SIZE}); keep its first and last "
+                      f"{rules.VIEWABLE_SIZE} bytes")
+    detail = acc / "mlperf_log_detail.txt"
+    log, errors = parse_detail(detail)
+    blocking = _errors_blocking(errors)
+    if blocking:
+        rep.error(detail, f"has loadgen errors, number of errors: {len(blocking)} "
+                          f"(first: {blocking[0]})")
+    need = rules.DATASET_SIZE.get(model)
+    count = log.get("effective_accuracy_sample_count", log.get("qsl_reported_total_count"))
+    if need and count != need:
+        rep.error(detail, f"accuracy run does not cover all dataset, accuracy samples: "
+                          f"{count}, dataset size: {need}: the full "
+                          f"{rules.DATASET_NAME[model]} is required")
+
+
+def check_compliance(d: Path, model: str, rep: Report) -> None:
+    for test in ("TEST01", "TEST04", "TEST05"):
+        t = d / test
+        if not t.is_dir():
+            if test in rules.COMPLIANCE_TESTS.get(model, ()):
+                rep.warn(t, f"{test} not present (required in the closed division only)")
+            continue
+        files = ["verify_performance.txt"] + (["verify_accuracy.txt"] if test == "TEST01"
+                                              else [])
+        for f in files:
+            p = t / f
+            if not p.is_file():
+                rep.warn(p, f"{test} verification file missing")
+            elif "TEST PASS" not in p.read_text(errors="replace"):
+                rep.warn(p, f"{test} did not pass")
+        if not (t / "performance" / "run_1" / "mlperf_log_detail.txt").is_file():
+            rep.warn(t / "performance" / "run_1", f"{test} performance logs missing")
+
+
+def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
+    """Check every division/submitter below ``root``.
+
+    Raises:
+        HarnessError: ``root`` holds no division folder.
+    """
+    rep = Report()
+    min_ms = (min_duration_s * 1000) if min_duration_s is not None else rules.TEST_DURATION_MS
+    divisions = [d for d in _list_dirs(Path(root)) if d.name in rules.DIVISIONS]
+    if not divisions:
+        raise HarnessError(f"{root} holds no division folder ({', '.join(rules.DIVISIONS)}); "
+                           f"give the folder passed to 'harness submission -o'")
+    marker = Path(root) / "harness_submission.json"
+    if marker.is_file():
+        info = json.loads(marker.read_text())
+        if info.get("test_tree") and min_duration_s is None:
+            rep.error(marker, f"test tree built with a lowered minimum duration "
+                              f"({info.get('min_duration_s')} s): not a valid submission")
+    for div in divisions:
+        if div.name != "open":
+            rep.warn(div, "only the open-division rules are checked by the harness")
+        for sub in _list_dirs(div):
+            mapping: dict[str, str] = {}
+            mfile = sub / "model_mapping.json"
+            if mfile.is_file():
+                try:
+                    mapping = json.loads(mfile.read_text())
+                except json.JSONDecodeError as exc:
+                    rep.error(mfile, f"not valid JSON: {exc}")
+            if not (sub / "src").is_dir():
+                rep.error(sub / "src", "src directory does not exist")
+            results = sub / "results"
+            if not results.is_dir():
+                rep.error(results, "no results folder")
+                continue
+            for system in _list_dirs(results):
+                check_system(sub / "systems" / f"{system.name}.json", div.name, sub.name, rep)
+                for model_dir in _list_dirs(system):
+                    name = model_dir.name
+                    model = name if name in rules.OFFICIAL_MODELS else \
+                        mapping.get(name) or rules.BUILTIN_MODEL_MAPPING.get(name)
+                    if model not in rules.OFFICIAL_MODELS:
+                        rep.error(model_dir, f"model '{name}' is no benchmark the checker "
+                                             f"knows and model_mapping.json does not map it "
+                                             f"(e.g. \"{name}\": \"resnet\")")
+                        continue
+                    for sdir in _list_dirs(model_dir):
+                        if sdir.name not in rules.SCENARIOS:
+                            rep.error(sdir, f"unknown scenario folder; valid: "
+                                            f"{', '.join(rules.SCENARIOS)}")
+                            continue
+                        rep.checked += 1
+                        check_measurements(sdir, rep)
+                        check_performance(sdir, model, sdir.name, min_ms, rep)
+                        check_accuracy(sdir, model, div.name, rep)
+                        check_compliance(sdir, model, rep)
+    return rep
+
+
+def add_arguments(p) -> None:
+    p.add_argument("dir", help="the submission folder (holding open/)")
+    p.add_argument("--min-duration-s", type=float, default=None,
+                   help="TESTS ONLY: minimum duration instead of the official 600 s")
+
+
+def run(args) -> int:
+    rep = check_tree(Path(args.dir), args.min_duration_s)
+    for path, msg in rep.warnings:
+        print(f"WARNING {path}: {msg}")
+    for path, msg in rep.errors:
+        print(f"ERROR {path}: {msg}")
+    if args.min_duration_s is not None:
+        print(f"NOTE: minimum duration lowered to {args.min_duration_s:g} s (tests only)")
+    print(f"{rep.checked} result(s) checked: {len(rep.errors)} error(s), "
+          f"{len(rep.warnings)} warning(s)")
+    return 1 if rep.errors else 0

@@ -1,0 +1,135 @@
+"""Compliance tests TEST01/TEST04/TEST05: real audit runs (LoadGen reads ./audit.config) and
+the verification rules of mlcommons/inference compliance/nvidia/TEST0x/verify_*.py."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness import compliance
+
+from conftest import run_cli
+
+MODEL = ["--model", "mobilenet_v2_quant"]
+
+
+def _run_dir(proc) -> Path:
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return Path(re.search(r"^run directory: (.+)$", proc.stdout, re.M).group(1))
+
+
+def _detail(run_dir: Path) -> dict:
+    out = {}
+    for line in (run_dir / "mlperf_log_detail.txt").read_text().splitlines():
+        if line.startswith(":::MLLOG "):
+            e = json.loads(line[9:])
+            out[e["key"]] = e["value"]
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, imagenet_sample, mobilenet_tflite):
+    """A VALID short Offline performance run and an accuracy run on the same 64 images."""
+    root = tmp_path_factory.mktemp("compliance")
+    common = [*MODEL, "--dataset", str(imagenet_sample), "--count", "64",
+              "--results-dir", str(root)]
+    perf = _run_dir(run_cli("run", *common, "--scenario", "Offline", "--duration-ms", "2000",
+                            "--target-qps", "150"))
+    acc = _run_dir(run_cli("run", *common, "--scenario", "Offline", "--mode", "accuracy"))
+    m = json.loads((perf / "run.json").read_text())
+    if m["result"]["validity"] != "VALID":
+        pytest.skip(f"reference run INVALID on this busy machine: {m['result']}")
+    return perf, acc
+
+
+def test_test01_audit_run_logs_accuracy_that_matches(runs):
+    perf, acc = runs
+    rec = compliance.run_test("TEST01", perf, acc, duration_ms=2000)
+    out = Path(rec["out_dir"])
+    audit = Path(rec["audit_run"])
+    assert (out / "audit.config").is_file()
+    detail = _detail(audit)
+    assert detail["effective_accuracy_log_sampling_target"] == 256
+    assert detail["effective_accuracy_log_rng_seed"] == 720381539243781796
+    assert json.loads((audit / "run.json").read_text())["audit_config"]
+    # the accuracy part is deterministic: responses logged in performance mode match
+    assert rec["accuracy_passed"] is True
+    text = (out / "verify_accuracy.txt").read_text()
+    assert "TEST PASS" in text and "num_perf_log_data_mismatch = 0" in text
+    assert (out / "verify_performance.txt").is_file()
+    # a logged response changed on purpose: the check fails
+    logged = json.loads((audit / "mlperf_log_accuracy.json").read_text())
+    assert logged, "TEST01 logged no responses"
+    bad = out / "bad.json"
+    logged[0]["data"] = "0000C842"  # float32 100.0: another class
+    bad.write_text(json.dumps(logged))
+    ok, text = compliance.verify_accuracy(acc / "mlperf_log_accuracy.json", bad, "float32")
+    assert not ok and "num_perf_log_data_mismatch = 0" not in text and "TEST FAIL" in text
+
+
+def test_test04_and_test05_settings_reach_loadgen(runs):
+    perf, _ = runs
+    r4 = compliance.run_test("TEST04", perf, duration_ms=2000)
+    d4 = _detail(Path(r4["audit_run"]))
+    assert d4["effective_performance_issue_same"] is True
+    assert d4["effective_performance_issue_same_index"] == 3
+    r5 = compliance.run_test("TEST05", perf, duration_ms=2000)
+    d5 = _detail(Path(r5["audit_run"]))
+    assert d5["effective_qsl_rng_seed"] == 313588358309856706
+    assert d5["effective_sample_index_rng_seed"] == 471397156132239067
+    assert d5["effective_schedule_rng_seed"] == 413914573387865862
+    for rec in (r4, r5):
+        text = (Path(rec["out_dir"]) / "verify_performance.txt").read_text()
+        assert ("TEST PASS" in text) == rec["passed"]
+
+
+def _summary_with(src: Path, dst: Path, score: float | None = None,
+                  invalid: bool = False) -> Path:
+    text = src.read_text()
+    if score is not None:
+        text = re.sub(r"^Samples per second: .*$", f"Samples per second: {score}", text,
+                      flags=re.M)
+    if invalid:
+        text = text.replace("Result is : VALID", "Result is : INVALID")
+    dst.write_text(text)
+    return dst
+
+
+def test_verify_performance_thresholds(runs, tmp_path):
+    perf, _ = runs
+    ref = perf / "mlperf_log_summary.txt"
+    r = float(re.search(r"^Samples per second: (.+)$", ref.read_text(), re.M).group(1))
+    same = _summary_with(ref, tmp_path / "same.txt", r)
+    assert compliance.verify_performance("TEST01", ref, same)[0]
+    assert compliance.verify_performance("TEST04", ref, same)[0]
+    assert compliance.verify_performance("TEST05", ref, same)[0]
+    # TEST04: 20% faster with one repeated sample = caching: fail
+    fast = _summary_with(ref, tmp_path / "fast.txt", r * 1.2)
+    ok, text = compliance.verify_performance("TEST04", ref, fast)
+    assert not ok and "TEST FAIL: Test score invalid" in text
+    assert not compliance.verify_performance("TEST01", ref, fast)[0]  # outside +-10%
+    # TEST05: other seeds 10% slower: fail; 3% slower: pass
+    assert not compliance.verify_performance("TEST05", ref,
+                                             _summary_with(ref, tmp_path / "s.txt", r * 0.9))[0]
+    assert compliance.verify_performance("TEST05", ref,
+                                         _summary_with(ref, tmp_path / "t.txt", r * 0.97))[0]
+    ok, text = compliance.verify_performance(
+        "TEST04", ref, _summary_with(ref, tmp_path / "inv.txt", r, invalid=True))
+    assert not ok and "Test results are invalid" in text
+
+
+def test_unknown_test_and_invalid_reference_are_refused(runs, tmp_path):
+    perf, _ = runs
+    with pytest.raises(compliance.HarnessError, match="unknown compliance test"):
+        compliance.run_test("TEST99", perf)
+    broken = tmp_path / "run"
+    shutil.copytree(perf, broken)
+    m = json.loads((broken / "run.json").read_text())
+    m["result"]["validity"] = "INVALID"
+    (broken / "run.json").write_text(json.dumps(m))
+    with pytest.raises(compliance.HarnessError, match="INVALID"):
+        compliance.run_test("TEST04", broken)

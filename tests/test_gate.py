@@ -1,0 +1,182 @@
+"""The 99% accuracy gate: synthetic PASS/FAIL cases and a real FP32 -> INT8 classifier.
+
+The real case: Google's trained MobileNetV2 (../shared, a uint8 TFLite) turned into a plain
+FP32 network by removing its FakeQuantize operations (the affine range mappings of input and
+output kept) and folding the dequantized weights into FP32 constants. That FP32 model scores
+89.1% top-1 on the 1000-image sample -- the trained accuracy of the original -- and NNCF
+quantizes it back to INT8 with the harness's own pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.accuracy import gate
+from harness.errors import HarnessError
+
+from conftest import manifest, run_cli, run_dirs
+
+
+def dequantized_mobilenet_fp32(tflite: Path, out_xml: Path) -> Path:
+    """Write an FP32 OpenVINO IR of a uint8-quantized TFLite classifier.
+
+    FakeQuantize operations become identities, or the affine map ``(x - il) * (oh - ol) /
+    (ih - il) + ol`` where input and output ranges differ; the final Convert to uint8 is
+    dropped; weight Convert(Constant) becomes an FP32 Constant and constant folding removes the
+    dequantization arithmetic.
+    """
+    import openvino as ov
+    import openvino.opset13 as ops
+    from openvino.passes import ConstantFolding, Manager
+
+    model = ov.Core().read_model(str(tflite))
+    for op in model.get_ops():
+        if op.get_type_name() != "FakeQuantize":
+            continue
+        il, ih, ol, oh = (op.input_value(k).get_node().get_data().astype(np.float32)
+                          for k in range(1, 5))
+        if np.allclose(il, ol) and np.allclose(ih, oh):
+            op.output(0).replace(op.input_value(0))
+        else:
+            y = ops.add(ops.multiply(ops.subtract(op.input_value(0), ops.constant(il)),
+                                     ops.constant((oh - ol) / (ih - il))), ops.constant(ol))
+            op.output(0).replace(y.output(0))
+    for res in model.get_results():
+        src = res.input_value(0).get_node()
+        if src.get_type_name() == "Convert":
+            src.output(0).replace(src.input_value(0))
+    for op in model.get_ops():
+        if (op.get_type_name() == "Convert"
+                and op.input_value(0).get_node().get_type_name() == "Constant"):
+            data = op.input_value(0).get_node().get_data().astype(np.float32)
+            op.output(0).replace(ops.constant(data).output(0))
+    model.validate_nodes_and_infer_types()
+    manager = Manager()
+    manager.register_pass(ConstantFolding())
+    manager.run_passes(model)
+    assert not [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
+    ov.save_model(model, str(out_xml), compress_to_fp16=False)
+    return out_xml
+
+
+@pytest.fixture(scope="module")
+def fp32_mobilenet(mobilenet_tflite, tmp_path_factory) -> Path:
+    return dequantized_mobilenet_fp32(mobilenet_tflite,
+                                      tmp_path_factory.mktemp("fp32") / "mobilenet_v2_fp32.xml")
+
+
+# --- synthetic cases -------------------------------------------------------------------
+
+def test_threshold_is_99_percent_of_reference():
+    ref = {"metric": "top1", "value": 80.0}
+    assert gate.evaluate({"metric": "top1", "value": 79.2}, ref)["result"] == "PASS"
+    fail = gate.evaluate({"metric": "top1", "value": 79.19}, ref)
+    assert fail["result"] == "FAIL" and fail["ratio"] == pytest.approx(0.989875)
+    # generic over the metric: mAP works the same way
+    assert gate.evaluate({"metric": "mAP", "value": 27.0},
+                         {"metric": "mAP", "value": 27.8})["result"] == "FAIL"
+    assert gate.evaluate({"metric": "mAP", "value": 27.6},
+                         {"metric": "mAP", "value": 27.8})["result"] == "PASS"
+
+
+def test_metric_mismatch_and_zero_reference_are_refused():
+    with pytest.raises(HarnessError, match="not comparable"):
+        gate.evaluate({"metric": "top1", "value": 70.0}, {"metric": "mAP", "value": 20.0})
+    with pytest.raises(HarnessError, match="nothing to hold"):
+        gate.evaluate({"metric": "top1", "value": 70.0}, {"metric": "top1", "value": 0.0})
+
+
+def _fake_run(root: Path, stamp: str, **over) -> Path:
+    m = {"status": "complete", "started": stamp,
+         "config": {"model": "m", "precision": "fp32", "mode": "accuracy"},
+         "dataset": {"path": "/data", "count": 100}, "weights": {"identity": "w1"},
+         "accuracy": {"metric": "top1", "value": 70.0}}
+    for key, value in over.items():
+        m[key] = {**m[key], **value} if isinstance(value, dict) else value
+    d = root / "sys" / "m" / "fp32" / "Offline" / "accuracy" / stamp
+    d.mkdir(parents=True)
+    (d / "run.json").write_text(json.dumps(m))
+    return d
+
+
+def test_find_reference_matches_dataset_count_weights_and_status(tmp_path):
+    desc = {"path": "/data", "count": 100}
+    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") is None
+    _fake_run(tmp_path, "2026-01-05", status="failed")
+    _fake_run(tmp_path, "2026-01-06", dataset={"count": 50})
+    _fake_run(tmp_path, "2026-01-07", weights={"identity": "other"})
+    _fake_run(tmp_path, "2026-01-08", config={"precision": "int8"})
+    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") is None
+    old = _fake_run(tmp_path, "2026-01-01")
+    new = _fake_run(tmp_path, "2026-01-02")
+    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") == new
+    assert old != new
+    # an optimized architecture's reference model: any trained weights
+    assert gate.find_reference(tmp_path, "sys", "m", desc, None) is not None
+
+
+def test_reference_spec_of_derived_runs():
+    from harness import cards
+    from harness.runner import RunConfig
+
+    assert gate.reference_spec(RunConfig(model="resnet50"), cards.load("resnet50")) is None
+    spec = gate.reference_spec(RunConfig(model="resnet50", precision="int8", weights="x.pth"),
+                               cards.load("resnet50"))
+    assert spec["model"] == "resnet50" and spec["weights"] == "x.pth" and spec["same_weights"]
+    spec = gate.reference_spec(RunConfig(model="bnas_a"), cards.load("bnas_a"))
+    assert spec["model"] == "resnet50" and not spec["same_weights"]
+
+
+# --- real trained model, real data -----------------------------------------------------
+
+COUNT = "300"
+
+
+def test_real_int8_gate_runs_reference_first_and_passes(fp32_mobilenet, imagenet_sample,
+                                                        tmp_path):
+    """FP32 MobileNetV2 -> NNCF INT8 on real images: the FP32 reference is run first, the
+    ratio and PASS go into accuracy.txt (after the official lines) and the manifest."""
+    res = tmp_path / "results"
+    calib = Path(__file__).resolve().parent.parent / "models/calibration/imagenet-sample-300.txt"
+    args = ["run", "--model", "mobilenet_v2_quant", "--weights", str(fp32_mobilenet),
+            "--precision", "int8", "--mode", "accuracy", "--dataset", str(imagenet_sample),
+            "--count", COUNT, "--calibration-list", str(calib), "--calibration-count", "100",
+            "--results-dir", str(res), "--system", "sys"]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "running it first" in proc.stdout
+    runs = {manifest(d)["config"]["precision"]: d for d in run_dirs(res)}
+    assert set(runs) == {"fp32", "int8"}
+    ref, derived = manifest(runs["fp32"]), manifest(runs["int8"])
+    assert ref["weights"]["identity"] == derived["weights"]["identity"]
+    assert ref["accuracy"]["value"] > 80.0   # trained: ~89% on the sample
+    g = derived["accuracy_gate"]
+    assert g["reference_value"] == ref["accuracy"]["value"]
+    assert g["ratio"] == pytest.approx(derived["accuracy"]["value"] / ref["accuracy"]["value"])
+    assert g["result"] == ("PASS" if g["ratio"] >= 0.99 else "FAIL")
+    assert g["result"] == "PASS", g
+    lines = (runs["int8"] / "accuracy.txt").read_text().splitlines()
+    assert lines[0].startswith("accuracy=") and lines[1].startswith("hash=")
+    assert lines[3].endswith("gate=PASS")
+    q = derived["quantization"]
+    assert q["calibration"]["source"] == "list" and q["calibration"]["count"] == 100
+    assert q["overlap"]["overlapping"] > 0 and "overlap" in q["overlap"]["note"]
+
+    # A synthetic reference far above the real one, found first: the same INT8 run FAILs.
+    fake = json.loads((runs["fp32"] / "run.json").read_text())
+    fake["accuracy"]["value"] = 99.9
+    fake["started"] = "9999-01-01T00:00:00+00:00"
+    fake_dir = runs["fp32"].parent / "99990101T000000Z"
+    fake_dir.mkdir()
+    (fake_dir / "run.json").write_text(json.dumps(fake))
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "running it first" not in proc.stdout
+    latest = max((d for d in run_dirs(res) if "/int8/" in str(d)), key=lambda d: d.name)
+    g = manifest(latest)["accuracy_gate"]
+    assert g["result"] == "FAIL" and g["reference_run"] == str(fake_dir)
+    assert (latest / "accuracy.txt").read_text().splitlines()[3].endswith("gate=FAIL")
