@@ -33,9 +33,10 @@ def read_detail(path: Path) -> dict[str, Any]:
             continue
         key = entry.get("key")
         value = entry.get("value")
-        if key == "error_invalid_test_duration" or (key or "").startswith("error"):
+        meta = entry.get("metadata") or {}
+        if meta.get("is_error") or (key or "").startswith("error"):
             out["_errors"].append({"key": key, "value": value})
-        elif (key or "").startswith("warning"):
+        elif meta.get("is_warning") or (key or "").startswith("warning"):
             out["_warnings"].append({"key": key, "value": value})
         out[key] = value
     return out

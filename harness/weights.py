@@ -10,13 +10,13 @@ Three ways, in the order a user meets them:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .cards import ModelCard
 from .errors import HarnessError
+from .hashing import sha256_file
 
 FILE_SUFFIXES = (".pth", ".pt", ".onnx", ".tflite", ".xml")
 RANDOM_SEED = 0
@@ -47,14 +47,6 @@ class Weights:
                 "note": self.note}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def three_ways(card: ModelCard) -> str:
     """The user-facing list of the three ways to give weights."""
     std = (f"torchvision {card.source.get('arch')} {card.source.get('weights')} (downloaded "
@@ -81,7 +73,7 @@ def from_file(path: Path, card: ModelCard) -> Weights:
         raise HarnessError(f"weights file {path} has suffix '{path.suffix}'; supported: "
                            f"{', '.join(FILE_SUFFIXES)}")
     try:
-        digest = _sha256(path)
+        digest = sha256_file(path)
     except OSError as exc:
         raise HarnessError(f"weights file {path} is unreadable: {exc}") from exc
     if path.suffix.lower() == ".xml" and not path.with_suffix(".bin").is_file():

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HarnessError
-from .imagenet import sha256_file
+from ..hashing import sha256_file
 
 WIDTH = 7
 

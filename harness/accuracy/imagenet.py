@@ -8,7 +8,6 @@ val_map.txt; repeated QSL indices are counted once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,15 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import HarnessError
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file (the ``hash=`` line of accuracy.txt)."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from ..hashing import sha256_file
 
 
 def score(accuracy_json: Path, labels: np.ndarray, dtype: str = "float32") -> dict[str, Any]:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import Dataset
+from .base import Dataset, refuse_missing
 from .preprocessing import image_size, preprocess, spec_key
 
 ANNOTATION_FILE = Path("annotations") / "instances_val2017.json"
@@ -110,14 +110,9 @@ class CocoDataset(Dataset):
                                    f"of images in {self.annotation_file}")
             images = images[:count]
         missing = [img["file_name"] for img in images if not self._path(img).is_file()]
-        if missing:
-            shown = "\n  ".join(missing[:50])
-            more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
-            raise HarnessError(
-                f"{len(missing)} of {len(images)} images listed in {self.annotation_file} do "
-                f"not exist in {self.root / IMAGE_DIR} (the run is not shrunk silently):\n"
-                f"  {shown}{more}\nRestore them or remove their entries from the 'images' "
-                f"list.")
+        refuse_missing(missing, len(images), f"{self.annotation_file} (folder "
+                       f"{self.root / IMAGE_DIR})",
+                       "Restore them or remove their entries from the 'images' list.")
         annotated = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
         self.images = images
         self.image_ids = [int(img["id"]) for img in images]

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import Dataset
+from .base import Dataset, refuse_missing
 from .preprocessing import preprocess, spec_key
 
 
@@ -74,13 +74,8 @@ class ImageNetDataset(Dataset):
                                    f"of images in {self.val_map}")
             entries = entries[:count]
         missing = [name for name, _ in entries if not (self.root / name).is_file()]
-        if missing:
-            shown = "\n  ".join(missing[:50])
-            more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
-            raise HarnessError(
-                f"{len(missing)} of {len(entries)} images named in {self.val_map} do not exist "
-                f"(the run is not shrunk silently):\n  {shown}{more}\nRestore them or remove "
-                f"their lines from val_map.txt.")
+        refuse_missing(missing, len(entries), str(self.val_map),
+                       "Restore them or remove their lines from val_map.txt.")
         self.entries = entries
         self.labels = np.array([label for _, label in entries], dtype=np.int64)
         digest = hashlib.sha256(str(self.root).encode())

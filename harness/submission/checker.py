@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError
+from ..loadgen_logs import read_detail
 from . import rules
 
 HELP = "check a submission tree as the MLCommons submission checker does (open division)"
-_MLLOG = ":::MLLOG "
 
 
 @dataclass
@@ -58,19 +58,8 @@ class Report:
 
 def parse_detail(path: Path) -> tuple[dict[str, Any], list[str]]:
     """``{key: value}`` of a LoadGen detail log and the values of its error entries."""
-    values: dict[str, Any] = {}
-    errors: list[str] = []
-    for line in Path(path).read_text(errors="replace").splitlines():
-        if not line.startswith(_MLLOG):
-            continue
-        try:
-            entry = json.loads(line[len(_MLLOG):])
-        except json.JSONDecodeError:
-            continue
-        values[entry.get("key")] = entry.get("value")
-        if (entry.get("metadata") or {}).get("is_error"):
-            errors.append(str(entry.get("value")))
-    return values, errors
+    values = read_detail(path)
+    return values, [str(e["value"]) for e in values["_errors"]]
 
 
 def _list_dirs(path: Path) -> list[Path]:

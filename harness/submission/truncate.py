@@ -8,22 +8,13 @@ goes into accuracy.txt (``hash=...``), which the harness writes when it scores a
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
+from ..hashing import sha256_file
 from .rules import MAX_ACCURACY_LOG_SIZE, VIEWABLE_SIZE
 
 MARKER = b"\n\n...\n\n"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def truncate_accuracy_log(src: Path, dst: Path) -> dict:
