@@ -60,6 +60,7 @@ class OpenVINOBackend(Backend):
         self.model_path: Path | None = None
         self._callback: Callback | None = None
         self._n_outputs = 0
+        self._sync_request: ov.InferRequest | None = None
 
     def load(self, card, weights, settings: BackendSettings) -> None:
         """Convert (cached) and compile; see :func:`harness.ir.fp32_model`."""
@@ -87,6 +88,7 @@ class OpenVINOBackend(Backend):
                                f"{settings.to_dict()}: {str(exc)[:300]}") from exc
         nireq = settings.nireq or self.compiled.get_property(
             props.optimal_number_of_infer_requests)
+        self._sync_request = None
         self.queue = ov.AsyncInferQueue(self.compiled, int(nireq))
         self.queue.set_callback(self._on_done)
         self._n_outputs = len(self.compiled.outputs)
@@ -103,8 +105,12 @@ class OpenVINOBackend(Backend):
         self._callback = callback
 
     def infer(self, sample: np.ndarray) -> list[np.ndarray]:
-        result = self.compiled.create_infer_request().infer([sample])
-        return [np.array(v) for v in result.values()]
+        """Synchronous inference on one reused infer request (SingleStream, calibration)."""
+        if self._sync_request is None:
+            self._sync_request = self.compiled.create_infer_request()
+        self._sync_request.infer([sample], share_inputs=True)
+        return [self._sync_request.get_output_tensor(i).data.copy()
+                for i in range(self._n_outputs)]
 
     def start_async(self, sample: np.ndarray, userdata: Any) -> None:
         self.queue.start_async([sample], userdata, share_inputs=True)
