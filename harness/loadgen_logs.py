@@ -86,6 +86,7 @@ def key_result(run_dir: Path, scenario: str) -> dict[str, Any]:
         "scheduled_qps": detail.get("result_scheduled_samples_per_sec"),
         "completed_qps": detail.get("result_completed_samples_per_sec"),
         "mean_ms": _ms(detail.get("result_mean_latency_ns")),
+        "min_ms": _ms(detail.get("result_min_latency_ns")),
         "p50_ms": _ms(detail.get("result_50.00_percentile_latency_ns")),
         "p90_ms": _ms(detail.get("result_90.00_percentile_latency_ns")),
         "p99_ms": _ms(detail.get("result_99.00_percentile_latency_ns")),

@@ -136,12 +136,24 @@ def _one_run(args, scenario: str, out_dir: Path, duration_ms: int,
     return {"run_dir": run_dir, "manifest": read_manifest(run_dir)}
 
 
+def _unreachable(point: dict[str, Any]) -> bool:
+    """True when even the fastest query of an INVALID point missed the latency bound.
+
+    A query's latency is at least its service time, which a lower load cannot shorten, so
+    when the minimum latency is above the bound every load is INVALID and halving the target
+    further (each run longer than the last) only spends time.
+    """
+    return bool(point.get("min_ms") and point.get("latency_bound_ms")
+                and point["min_ms"] > point["latency_bound_ms"])
+
+
 def _point(run: dict[str, Any], target_qps: float) -> dict[str, Any]:
     res = run["manifest"].get("result", {})
     bound_ns = res.get("effective_target_latency_ns")
     return {"target_qps": round(target_qps, 3),
             "scheduled_qps": res.get("scheduled_qps"),
             "p99_ms": res.get("p99_ms"),
+            "min_ms": res.get("min_ms"),
             "valid": res.get("validity") == "VALID",
             "invalid_reasons": res.get("invalid_reasons", []),
             "latency_bound_ms": float(bound_ns) / 1e6 if bound_ns else None,
@@ -204,6 +216,12 @@ def search(args) -> dict[str, Any]:
             best = lo = mid
         else:
             hi = mid
+            if _unreachable(p):
+                record["stopped"] = (f"the fastest query took {p['min_ms']:.2f} ms, above the "
+                                     f"{p['latency_bound_ms']:.2f} ms bound: no load can be "
+                                     f"VALID with this configuration")
+                print(f"find-peak: {record['stopped']}", flush=True)
+                break
         if best is not None and (hi - lo) / hi < args.tolerance:
             break
     bar.close()
@@ -211,9 +229,12 @@ def search(args) -> dict[str, Any]:
         record["status"] = "failed"
         _write_json_atomic(out, record)
         lowest = min(p["target_qps"] for p in record["points"])
+        why = (record["stopped"] + " (try fewer streams, e.g. STREAMS=1, or more threads "
+               "per stream)") if record.get("stopped") else (
+            "the latency bound cannot be met on this system with this configuration, or the "
+            "runs are too short: raise --min-queries")
         raise HarnessError(f"no Server target was VALID (lowest tried: {lowest:.2f} QPS, see "
-                           f"{out}); the latency bound cannot be met on this system with this "
-                           f"configuration, or the runs are too short: raise --min-queries")
+                           f"{out}); {why}")
 
     confirmed = None
     q = best

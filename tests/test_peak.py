@@ -81,6 +81,10 @@ def test_find_peak_fails_cleanly_when_nothing_is_valid(tmp_path, imagenet_sample
                    "--duration-ms", "500", "--offline-duration-ms", "1000", timeout=600)
     assert proc.returncode == 2
     assert "no Server target was VALID" in proc.stderr
+    # the fastest query (> 1 ms) already misses the bound: the search stops at once
+    assert "fastest query took" in proc.stderr
     assert not list(tmp_path.rglob("peak.json"))
     (search,) = list(tmp_path.rglob("peak_search.json"))
-    assert json.loads(search.read_text())["status"] == "failed"
+    record = json.loads(search.read_text())
+    assert record["status"] == "failed"
+    assert record["stopped"] and record["points"][0]["min_ms"] > 1
