@@ -61,19 +61,6 @@ def class_ids(class_map: str, n_classes: int) -> np.ndarray:
     return ids
 
 
-def check_shapes(card, outputs: list[np.ndarray], expected: list[list[int]]) -> None:
-    """Raise a clear error when the model outputs do not have the card's shapes.
-
-    Raises:
-        HarnessError: a different number of outputs or a different shape.
-    """
-    shapes = [list(o.shape) for o in outputs]
-    if shapes != [list(e) for e in expected]:
-        raise HarnessError(f"model {card.name}: output shape(s) {shapes} do not match the "
-                           f"card's {expected} ({card.path}); the model file does not fit "
-                           f"this card's post-processing")
-
-
 def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float,
         max_detections: int) -> np.ndarray:
     """Per-class NMS; the indices kept, best score first, at most ``max_detections``.
@@ -150,8 +137,9 @@ def yolox_postprocess(card, dataset) -> Callable[[list[np.ndarray], int], np.nda
     per-class NMS at ``nms_iou``; at most ``max_detections``; boxes divided by the letterbox
     scale ``min(W / w, H / h)``, clipped to the image and normalised.
 
-    Raises (from the returned function):
-        HarnessError: the output shape differs from the card's ``output_shape``.
+    The card's ``output_shape`` is checked once, before a run, by
+    :func:`harness.postprocess.check_outputs` (not per sample: this runs in the SUT's
+    completion callback).
     """
     from .datasets.preprocessing import letterbox_scale
 
@@ -170,7 +158,6 @@ def yolox_postprocess(card, dataset) -> Callable[[list[np.ndarray], int], np.nda
     size_of = _image_sizes(dataset, input_hw)
 
     def post(outputs: list[np.ndarray], qsl_index: int) -> np.ndarray:
-        check_shapes(card, outputs, expected)
         out = outputs[0][0]
         cls = np.argmax(out[:, 5:], axis=1)
         scores = out[:, 4] * out[np.arange(len(out)), 5 + cls]
@@ -256,8 +243,8 @@ def ssd_postprocess(card, dataset) -> Callable[[list[np.ndarray], int], np.ndarr
     at ``nms_iou`` (0.6), at most ``max_detections`` (100, as the TF model). Boxes are already
     normalised to the (plainly resized) image, so no per-image size is needed.
 
-    Raises (from the returned function):
-        HarnessError: the output shapes differ from the card's ``output_shapes``.
+    The card's ``output_shapes`` are checked once, before a run, by
+    :func:`harness.postprocess.check_outputs`.
     """
     cfg = card.postprocessing
     expected = [list(s) for s in cfg["output_shapes"]]
@@ -273,7 +260,6 @@ def ssd_postprocess(card, dataset) -> Callable[[list[np.ndarray], int], np.ndarr
     max_det = int(cfg.get("max_detections", 100))
 
     def post(outputs: list[np.ndarray], qsl_index: int) -> np.ndarray:
-        check_shapes(card, outputs, expected)
         logits, codes = outputs[0][0], outputs[1][0]
         scores = 1.0 / (1.0 + np.exp(-logits[:, 1:]))            # drop background (class 0)
         flat = scores.reshape(-1)

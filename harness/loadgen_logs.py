@@ -79,22 +79,18 @@ def key_result(run_dir: Path, scenario: str) -> dict[str, Any]:
     """
     detail = read_detail(run_dir / "mlperf_log_detail.txt")
     summary = read_summary(run_dir / "mlperf_log_summary.txt")
+    numbers = _from_detail(detail)  # the same detail-key mapping the reports use
     result: dict[str, Any] = {
-        "validity": detail.get("result_validity") or summary.get("Result is"),
+        "validity": numbers["validity"] or summary.get("Result is"),
         "invalid_reasons": summary["invalid_reasons"],
-        "samples_per_second": detail.get("result_samples_per_second"),
-        "scheduled_qps": detail.get("result_scheduled_samples_per_sec"),
-        "completed_qps": detail.get("result_completed_samples_per_sec"),
-        "mean_ms": _ms(detail.get("result_mean_latency_ns")),
-        "min_ms": _ms(detail.get("result_min_latency_ns")),
-        "p50_ms": _ms(detail.get("result_50.00_percentile_latency_ns")),
-        "p90_ms": _ms(detail.get("result_90.00_percentile_latency_ns")),
-        "p99_ms": _ms(detail.get("result_99.00_percentile_latency_ns")),
+        "samples_per_second": numbers["samples_per_s"],
+        **{k: numbers[k] for k in ("scheduled_qps", "completed_qps", "mean_ms", "min_ms",
+                                   "p50_ms", "p90_ms", "p99_ms")},
         "min_duration_met": detail.get("result_min_duration_met"),
         "min_queries_met": detail.get("result_min_queries_met"),
         "perf_constraints_met": detail.get("result_perf_constraints_met"),
         "early_stopping_met": detail.get("early_stopping_met"),
-        "early_stopping_latency_ss_ms": _ms(detail.get("early_stopping_latency_ss")),
+        "early_stopping_latency_ss_ms": numbers["early_stopping_p90_ms"],
         "query_count": detail.get("result_query_count"),
         "effective_min_duration_ms": detail.get("effective_min_duration_ms"),
         "effective_target_qps": detail.get("effective_target_qps"),

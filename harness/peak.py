@@ -169,11 +169,11 @@ def search(args) -> dict[str, Any]:
     """
     from tqdm import tqdm
 
-    from . import cards, system
+    from . import cards, results, system
 
     card = cards.load(args.model)
     sys_name = args.system or system.default_system_name()
-    prec = args.precision if args.backend == "openvino" else f"{args.backend}-{args.precision}"
+    prec = results.precision_folder(args.backend, args.precision)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     sdir = server_dir(Path(args.results_dir), sys_name, card.name, prec) / "peak_search" / stamp
     sdir.mkdir(parents=True, exist_ok=False)

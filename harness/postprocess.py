@@ -26,6 +26,28 @@ def argmax_class(class_offset: int, dtype: str) -> Callable[[list[np.ndarray], i
     return post
 
 
+def check_outputs(card: ModelCard, outputs: list[np.ndarray]) -> None:
+    """Raise a clear error when model outputs do not have the shapes the card declares.
+
+    The card's ``[postprocessing]`` may declare ``output_shape`` (one output) or
+    ``output_shapes`` (several); cards that declare neither are not checked. Called once on
+    a test inference before a run (output shapes are static), not per sample.
+
+    Raises:
+        HarnessError: a different number of outputs or a different shape.
+    """
+    cfg = card.postprocessing
+    expected = cfg.get("output_shapes") or ([cfg["output_shape"]] if "output_shape" in cfg
+                                            else None)
+    if expected is None:
+        return
+    shapes = [list(o.shape) for o in outputs]
+    if shapes != [list(e) for e in expected]:
+        raise HarnessError(f"model {card.name}: output shape(s) {shapes} do not match the "
+                           f"card's {expected} ({card.path}); the model file does not fit "
+                           f"this card's post-processing")
+
+
 def _detection(kind: str):
     """Factory of a detection kind (harness.detection, imported on first use)."""
     def factory(card: ModelCard, dataset=None):

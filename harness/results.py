@@ -14,12 +14,18 @@ import os
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUS_COMPLETE = "complete"
 STATUS_INCOMPLETE = "incomplete"
+
+
+def precision_folder(backend: str, precision: str) -> str:
+    """The precision folder of a run: ``int8`` for OpenVINO, ``<backend>-<precision>`` else."""
+    return precision if backend == "openvino" else f"{backend}-{precision}"
 
 
 def new_run_dir(root: Path, system: str, model: str, precision: str, scenario: str,
@@ -61,12 +67,14 @@ def iter_runs(root: Path):
             yield path.parent, {"status": "unreadable"}
 
 
-def table(root: Path, latest_only: bool = True) -> pd.DataFrame:
+def table(root: Path, latest_only: bool = True) -> "pd.DataFrame":
     """One row per run (or per run identity, latest first, with ``latest_only``).
 
     Columns: system, model, backend, precision, scenario, mode, execution, status, validity,
     samples_per_s, p90_ms, p99_ms, accuracy (percent), config, started, run_dir.
     """
+    import pandas as pd  # imported here: the CLI imports this module on every call
+
     rows = []
     for run_dir, m in iter_runs(root):
         cfg = m.get("config", {})

@@ -370,6 +370,7 @@ def run(cfg: RunConfig) -> Path:
         raise HarnessError(f"model {card.name}: a test inference failed "
                            f"({exc.__class__.__name__}: {str(exc)[:300]}); does the model "
                            f"file fit the card's input {card.input}?") from exc
+    postprocess.check_outputs(card, first)
     post(first, 0)
     qsl = QSL(dataset, psc)
 
@@ -384,20 +385,19 @@ def run(cfg: RunConfig) -> Path:
             print(f"calibration: {calibrated:.2f} samples/s", flush=True)
         qsl.unload_samples(list(qsl.samples))
     capped = qsl.performance_sample_count if qsl.performance_sample_count < psc else None
+    sys_name = cfg.system or system.default_system_name()
+    prec_folder = results.precision_folder(cfg.backend, cfg.precision)
     peak = None
     if scenario.name == "Server" and not cfg.target_qps:
         from .peak import recorded_peak  # the Server target found by 'harness find-peak'
 
-        peak = recorded_peak(Path(cfg.results_dir), cfg.system or system.default_system_name(),
-                             card.name, cfg.precision if cfg.backend == "openvino" else
-                             f"{cfg.backend}-{cfg.precision}", settings.to_dict())
+        peak = recorded_peak(Path(cfg.results_dir), sys_name, card.name, prec_folder,
+                             settings.to_dict())
     conf_text, conf_notes = _effective_user_conf(cfg, scenario, base_conf, calibrated, capped,
                                                  calibrated_latency, peak)
 
-    sys_name = cfg.system or system.default_system_name()
-    run_dir = results.new_run_dir(Path(cfg.results_dir), sys_name, card.name, cfg.precision
-                                  if cfg.backend == "openvino" else
-                                  f"{cfg.backend}-{cfg.precision}", scenario.name, cfg.mode)
+    run_dir = results.new_run_dir(Path(cfg.results_dir), sys_name, card.name, prec_folder,
+                                  scenario.name, cfg.mode)
     (run_dir / "user.conf").write_text(conf_text)
     manifest: dict[str, Any] = {
         "status": results.STATUS_INCOMPLETE,

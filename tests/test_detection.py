@@ -18,6 +18,7 @@ from PIL import Image
 
 from conftest import manifest, run_cli, run_dirs
 from harness import cards
+from harness.postprocess import check_outputs
 from harness.accuracy import coco as coco_acc
 from harness.datasets import CocoDataset
 from harness.detection import (COCO80_TO_91, class_ids, decode_ssd_boxes, ssd_anchors,
@@ -81,9 +82,9 @@ def test_yolox_decodes_a_known_point_into_the_original_image():
 
 
 def test_yolox_rejects_an_output_that_does_not_fit_the_card():
-    post = yolox_postprocess(cards.load("yolox_nano"), None)
+    card = cards.load("yolox_nano")
     with pytest.raises(HarnessError, match=r"output shape.*\[1, 3549, 86\].*do not match"):
-        post([np.zeros((1, 3549, 86), np.float32)], 0)
+        check_outputs(card, [np.zeros((1, 3549, 86), np.float32)])
 
 
 def test_ssd_keeps_the_confident_class_of_an_anchor():

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HarnessError
+from ..results import precision_folder
 
 HELP = "build an MLPerf open-division submission tree from valid runs"
 
@@ -59,11 +60,6 @@ class Result:
 def _newest(runs: list) -> tuple:
     """The (run_dir, manifest) pair that started last."""
     return max(runs, key=lambda run: run[1].get("started") or "")
-
-def _precision_folder(cfg: dict[str, Any]) -> str:
-    backend = cfg.get("backend", "openvino")
-    return cfg["precision"] if backend == "openvino" else f"{backend}-{cfg['precision']}"
-
 
 def _is_auxiliary(run_dir: Path, m: dict[str, Any]) -> bool:
     """Audit (compliance) and peak-search runs: never results."""
@@ -141,7 +137,8 @@ def select(runs: list[tuple[Path, dict[str, Any]]], min_duration_s: float | None
         if (precision and cfg.get("precision") != precision) or \
                 (models and cfg.get("model") not in models):
             continue
-        key = (cfg["model"], _precision_folder(cfg), cfg["scenario"])
+        key = (cfg["model"], precision_folder(cfg.get("backend", "openvino"), cfg["precision"]),
+               cfg["scenario"])
         groups.setdefault(key, {"performance": [], "accuracy": []})
         if cfg.get("mode") in ("performance", "accuracy"):
             groups[key][cfg["mode"]].append((d, m))
