@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted: the run directory is marked 'interrupted'", file=sys.stderr)
         sys.stdout.flush()

@@ -1,4 +1,4 @@
-"""The one error type the harness raises for bad input or an impossible request."""
+"""The error types the harness raises for bad input or an impossible request."""
 
 
 class HarnessError(Exception):
@@ -7,3 +7,16 @@ class HarnessError(Exception):
     The CLI prints ``error: <message>`` and exits with status 2; no traceback, no result
     directory that looks complete.
     """
+
+    #: Process exit status the CLI returns for this error.
+    exit_status = 2
+
+
+class NoValidServerTarget(HarnessError):
+    """``harness find-peak`` completed its search and no Server target QPS was VALID.
+
+    Exit status 3, so scripts (``make submission``) can tell "this system cannot meet the
+    latency bound" from a failed run.
+    """
+
+    exit_status = 3

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import HarnessError
+from .errors import HarnessError, NoValidServerTarget
 
 HELP = "search the highest VALID Server target QPS at the latency bound and record it"
 
@@ -40,6 +40,9 @@ HELP = "search the highest VALID Server target QPS at the latency bound and reco
 CONFIRM_STEP_DOWN = 0.95
 #: Confirming attempts before giving up.
 CONFIRM_ATTEMPTS = 3
+#: An INVALID point whose p99 is within this fraction of the p99 at twice its load shows a
+#: latency floor: the tail is the system's, not the queue's (see :func:`_plateau`).
+PLATEAU_TOLERANCE = 0.15
 PEAK_FILE = "peak.json"
 
 
@@ -147,6 +150,26 @@ def _unreachable(point: dict[str, Any]) -> bool:
                 and point["min_ms"] > point["latency_bound_ms"])
 
 
+def _plateau(points: list[dict[str, Any]]) -> bool:
+    """True when halving the load no longer lowers the p99 of INVALID points.
+
+    Queueing delay falls steeply with load (at 10% utilisation a query rarely waits), so
+    when the p99 at a load is still within :data:`PLATEAU_TOLERANCE` of the p99 at the
+    previous, higher load and both miss the bound, the tail comes from the system itself
+    (service-time jitter, cold caches after idle gaps, other tenants of the machine), and
+    lower loads, each run longer than the last, only spend time.
+
+    Args:
+        points: the search's points so far, in order (``target_qps``, ``p99_ms``, ``valid``).
+    """
+    invalid = [p for p in points if not p.get("valid") and p.get("p99_ms")]
+    if len(invalid) < 2:
+        return False
+    prev, last = invalid[-2], invalid[-1]
+    return (last["target_qps"] < prev["target_qps"]
+            and last["p99_ms"] >= (1.0 - PLATEAU_TOLERANCE) * prev["p99_ms"])
+
+
 def _point(run: dict[str, Any], target_qps: float) -> dict[str, Any]:
     res = run["manifest"].get("result", {})
     bound_ns = res.get("effective_target_latency_ns")
@@ -165,7 +188,9 @@ def search(args) -> dict[str, Any]:
     """Run the whole search; returns the saved search record (see the module docstring).
 
     Raises:
-        HarnessError: a run fails, or no target QPS is VALID (the lowest tried is named).
+        HarnessError: a run fails.
+        NoValidServerTarget: no target QPS is VALID (the lowest tried is named), or the
+            best one was not confirmed (exit status 3).
     """
     from tqdm import tqdm
 
@@ -222,6 +247,15 @@ def search(args) -> dict[str, Any]:
                                      f"VALID with this configuration")
                 print(f"find-peak: {record['stopped']}", flush=True)
                 break
+            if best is None and _plateau(record["points"]):
+                a, b = [p for p in record["points"] if not p["valid"]][-2:]
+                record["stopped"] = (f"p99 stayed at {b['p99_ms']:.1f} ms when the load fell "
+                                     f"from {a['target_qps']:.1f} to {b['target_qps']:.1f} "
+                                     f"QPS: the latency tail is the system's, not the queue's, "
+                                     f"and lower loads will not meet the "
+                                     f"{b['latency_bound_ms']:.2f} ms bound")
+                print(f"find-peak: {record['stopped']}", flush=True)
+                break
         if best is not None and (hi - lo) / hi < args.tolerance:
             break
     bar.close()
@@ -230,11 +264,11 @@ def search(args) -> dict[str, Any]:
         _write_json_atomic(out, record)
         lowest = min(p["target_qps"] for p in record["points"])
         why = (record["stopped"] + " (try fewer streams, e.g. STREAMS=1, or more threads "
-               "per stream)") if record.get("stopped") else (
+               "per stream, or a machine with more cores)") if record.get("stopped") else (
             "the latency bound cannot be met on this system with this configuration, or the "
             "runs are too short: raise --min-queries")
-        raise HarnessError(f"no Server target was VALID (lowest tried: {lowest:.2f} QPS, see "
-                           f"{out}); {why}")
+        raise NoValidServerTarget(f"no Server target was VALID (lowest tried: {lowest:.2f} "
+                                  f"QPS, see {out}); {why}")
 
     confirmed = None
     q = best
@@ -253,7 +287,8 @@ def search(args) -> dict[str, Any]:
     _write_json_atomic(out, record)
     _plot(record, sdir / "peak_search.png")
     if not confirmed:
-        raise HarnessError(f"the best bisection point {best:.2f} QPS was not confirmed by "
+        raise NoValidServerTarget(f"the best bisection point {best:.2f} QPS was not "
+                                  f"confirmed by "
                            f"{CONFIRM_ATTEMPTS} longer runs (see {out}); nothing recorded")
     peak_file = record_peak(Path(args.results_dir), sys_name, card.name, prec, settings, {
         "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],

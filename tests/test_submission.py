@@ -107,6 +107,20 @@ def test_tree_layout_and_contents(tree):
     assert json.loads((tree / "harness_submission.json").read_text())["min_duration_s"] == 1
 
 
+def test_scenarios_subset_builds_a_tree_without_the_others(results, tmp_path):
+    # open division: a system that cannot meet the Server bound submits the rest
+    out = tmp_path / "offline_only"
+    _ok(_build(results, out, "--min-duration-s", "1", "--scenarios", "Offline"))
+    model_dir = out / "open" / "ORG" / "results" / "box" / "mobilenet_v2_quant"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["Offline"]
+    errs = _errors(out, min_duration_s=1)
+    # only the accuracy sample count is left (the sample is not the 50,000-image set)
+    assert len(errs) == 1 and "does not cover all dataset" in errs[0], errs
+    proc = _build(results, tmp_path / "bad", "--scenarios", "Sever")
+    assert proc.returncode == 2 and "--scenarios: unknown Sever" in proc.stderr
+    assert not (tmp_path / "bad").exists()
+
+
 def test_existing_tree_is_never_overwritten(results, tree):
     proc = _build(results, tree, "--min-duration-s", "1")
     assert proc.returncode == 2 and "already exists" in proc.stderr
