@@ -114,9 +114,14 @@ SUB_DIR       ?= submissions
 PERF_DATASET  ?=
 ACC_DATASET   ?= ../shared/data/imagenet-sample
 ACC_WEIGHTS   ?= $(WEIGHTS)
+# INT8: performance (synthetic inputs) and accuracy runs calibrate on the same images, so both
+# measure one INT8 model (TEST01 compares their responses)
+CALIB_DATASET ?= $(ACC_DATASET)
 COMPLIANCE_MS ?= 60000
 SUB_COMMON     = --precision $(PRECISION) --backend $(BACKEND) --results-dir $(SUB_RESULTS) \
-	$(if $(STREAMS),--streams $(STREAMS)) $(if $(THREADS),--threads $(THREADS))
+	$(if $(STREAMS),--streams $(STREAMS)) $(if $(THREADS),--threads $(THREADS)) \
+	$(if $(filter int8,$(PRECISION)),--calibration-dataset $(CALIB_DATASET)) \
+	$(if $(CALIB),--calibration-list $(CALIB)) $(if $(CALIB_COUNT),--calibration-count $(CALIB_COUNT))
 
 find-peak: setup
 	$(HARNESS) find-peak --model $(MODEL) $(SUB_COMMON) $(if $(WEIGHTS),--weights $(WEIGHTS)) \

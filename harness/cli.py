@@ -34,6 +34,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nireq", type=int, default=None, help="infer requests in flight")
     p.add_argument("--cores", default=None,
                    help="pin the run to these CPUs, taskset syntax ('0', '0-1,4')")
+    p.add_argument("--calibration-dataset", default=None,
+                   help="INT8: dataset folder of the calibration samples (default: --dataset; "
+                        "none: synthetic). Give the same one to performance and accuracy runs "
+                        "so both use one INT8 model")
     p.add_argument("--calibration-list", default=None,
                    help="INT8: file of calibration image names, one per line (MLPerf style)")
     p.add_argument("--calibration-count", type=int, default=None,

@@ -202,7 +202,10 @@ def verify_performance(test: str, reference_summary: Path, test_summary: Path
 # --- running ------------------------------------------------------------------------------
 
 _RUN_KEYS = ("model", "precision", "backend", "device", "weights", "hint", "streams",
-             "threads", "nireq", "cores", "system", "user_conf")
+             "threads", "nireq", "cores", "system", "user_conf", "calibration_dataset",
+             "calibration_list", "calibration_count", "max_accuracy_drop")
+#: Paths the audit run (started in the compliance folder) gets as absolute paths.
+_PATH_KEYS = ("user_conf", "calibration_dataset", "calibration_list")
 
 
 def _run_command(ref_cfg: dict[str, Any], data_cfg: dict[str, Any], scenario: str,
@@ -213,7 +216,7 @@ def _run_command(ref_cfg: dict[str, Any], data_cfg: dict[str, Any], scenario: st
     for key in _RUN_KEYS:
         if ref_cfg.get(key) not in (None, ""):
             value = ref_cfg[key]
-            if key == "user_conf" or (key == "weights" and Path(str(value)).exists()):
+            if key in _PATH_KEYS or (key == "weights" and Path(str(value)).exists()):
                 value = Path(value).resolve()
             args += [f"--{key.replace('_', '-')}", str(value)]
     for key in ("dataset", "count"):

@@ -114,7 +114,10 @@ def _run_args(args, scenario: str) -> list[str]:
                         ("--weights", args.weights), ("--hint", args.hint),
                         ("--streams", args.streams), ("--threads", args.threads),
                         ("--nireq", args.nireq), ("--system", args.system),
-                        ("--user-conf", args.user_conf)):
+                        ("--user-conf", args.user_conf),
+                        ("--calibration-dataset", args.calibration_dataset),
+                        ("--calibration-list", args.calibration_list),
+                        ("--calibration-count", args.calibration_count)):
         if value not in (None, ""):
             out += [flag, str(value)]
     return out
@@ -341,6 +344,10 @@ def add_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--nireq", type=int, default=None)
     p.add_argument("--system", default=None)
+    p.add_argument("--calibration-dataset", default=None,
+                   help="INT8: dataset folder of the calibration samples (as harness run)")
+    p.add_argument("--calibration-list", default=None, help="INT8: as harness run")
+    p.add_argument("--calibration-count", type=int, default=None, help="INT8: as harness run")
     p.add_argument("--user-conf", default=None,
                    help="user.conf for every run (e.g. a different *.Server.target_latency)")
     p.add_argument("--results-dir", default="results")

@@ -60,6 +60,10 @@ class RunConfig:
         cores: CPUs the run is pinned to, ``taskset -c`` syntax (``"0"``, ``"0-1,4"``); the
             run pins its process to them. None: not pinned by us; :func:`run` then records
             the process's own affinity here when it is narrower than all CPUs (taskset).
+        calibration_dataset: INT8: dataset folder the calibration samples come from (None:
+            ``dataset``; both None: synthetic samples). A performance run on synthetic
+            inputs and an accuracy run on real images use one INT8 model only when they
+            calibrate on the same data: give both the same calibration dataset.
         calibration_list, calibration_count, max_accuracy_drop: INT8 calibration settings
             (see :class:`harness.quantization.QuantizationConfig`).
         user_conf: a user.conf to use instead of scenarios/<model>/<Scenario>/user.conf.
@@ -84,6 +88,7 @@ class RunConfig:
     threads: int | None = None
     nireq: int | None = None
     cores: str | None = None
+    calibration_dataset: str | None = None
     calibration_list: str | None = None
     calibration_count: int | None = None
     max_accuracy_drop: float | None = None
@@ -344,17 +349,24 @@ def run(cfg: RunConfig) -> Path:
     if cfg.precision == "int8":  # calibration settings of the INT8 build (harness.quantization)
         from . import quantization
 
-        quantization.configure(dataset=cfg.dataset, calibration_list=cfg.calibration_list,
+        quantization.configure(dataset=cfg.calibration_dataset or cfg.dataset,
+                               calibration_list=cfg.calibration_list,
                                calibration_count=cfg.calibration_count,
                                max_accuracy_drop=cfg.max_accuracy_drop, eval_count=len(dataset))
-    elif cfg.calibration_list or cfg.calibration_count or cfg.max_accuracy_drop is not None:
-        raise HarnessError("--calibration-list/--calibration-count/--max-accuracy-drop apply "
-                           "to PRECISION=int8 only")
-    reference_dir = None
+    elif cfg.calibration_dataset or cfg.calibration_list or cfg.calibration_count or \
+            cfg.max_accuracy_drop is not None:
+        raise HarnessError("--calibration-dataset/--calibration-list/--calibration-count/"
+                           "--max-accuracy-drop apply to PRECISION=int8 only")
+    reference_dir = gate_skipped = None
     if accuracy:  # a derived model's FP32 reference run: found in results, or run first
         from .accuracy import gate
 
-        reference_dir = gate.ensure_reference(cfg, card, dataset, weights)
+        if weights.trained:
+            reference_dir = gate.ensure_reference(cfg, card, dataset, weights)
+        elif gate.reference_spec(cfg, card) is not None:
+            # random weights (--allow-random-accuracy): nothing to hold to 99% of another run
+            gate_skipped = {"result": "SKIPPED",
+                            "why": "random weights: accuracy is meaningless, no 99% gate"}
 
     settings = backends.BackendSettings(device=cfg.device, precision=cfg.precision,
                                         hint=cfg.hint or scenario.hint, streams=cfg.streams,
@@ -479,6 +491,9 @@ def run(cfg: RunConfig) -> Path:
             if reference_dir is not None:  # the 99% gate (harness.accuracy.gate)
                 manifest["accuracy_gate"] = gate.apply(run_dir, manifest["accuracy"],
                                                        reference_dir)
+            elif gate_skipped is not None:
+                manifest["accuracy_gate"] = gate_skipped
+                print(f"NOTE: accuracy gate skipped: {gate_skipped['why']}", flush=True)
         manifest["valid_for_submission"] = (cfg.execution == "valid"
                                             and result.get("validity") == "VALID"
                                             and weights.trained and not dataset.synthetic)

@@ -180,3 +180,22 @@ def test_real_int8_gate_runs_reference_first_and_passes(fp32_mobilenet, imagenet
     g = manifest(latest)["accuracy_gate"]
     assert g["result"] == "FAIL" and g["reference_run"] == str(fake_dir)
     assert (latest / "accuracy.txt").read_text().splitlines()[3].endswith("gate=FAIL")
+
+
+def test_random_weights_accuracy_needs_the_flag_and_skips_the_gate(tmp_path, imagenet_sample):
+    # a submission of random-weight performance needs accuracy logs; a 99% gate on random
+    # weights is meaningless, so no FP32 reference run is made and the gate says SKIPPED
+    args = ["run", "--model", "resnet50", "--precision", "bf16", "--weights", "random",
+            "--mode", "accuracy", "--dataset", str(imagenet_sample), "--count", "8",
+            "--results-dir", str(tmp_path), "--system", "t"]
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and "--allow-random-accuracy" in proc.stderr
+    assert not run_dirs(tmp_path)
+    proc = run_cli(*args, "--allow-random-accuracy")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (only,) = run_dirs(tmp_path)  # the derived run alone: no FP32 reference run
+    m = manifest(only)
+    assert m["config"]["precision"] == "bf16"
+    assert m["accuracy_gate"]["result"] == "SKIPPED"
+    assert "meaningless" in m["accuracy"]["note"]
+    assert (only / "accuracy.txt").read_text().startswith("accuracy=")

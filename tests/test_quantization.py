@@ -163,3 +163,29 @@ def test_bf16_runs_or_is_refused(tmp_path):
     else:
         assert proc.returncode == 2 and "bf16" in proc.stderr
         assert not run_dirs(res)
+
+
+def test_calibration_dataset_gives_synthetic_performance_and_accuracy_runs_one_int8_model(
+        tmp_path, imagenet_sample):
+    # a submission's performance runs use synthetic inputs and its accuracy runs real
+    # images; with one --calibration-dataset both measure the same INT8 model (TEST01
+    # compares their responses), and the compliance audit run rebuilds that model too
+    common = ["--model", "mobilenet_v2_quant", "--precision", "int8",
+              "--calibration-dataset", str(imagenet_sample), "--calibration-count", "8",
+              "--results-dir", str(tmp_path), "--system", "t", "--scenario", "Offline"]
+    perf = run_cli("run", *common, "--duration-ms", "500", "--target-qps", "400")
+    assert perf.returncode == 0, perf.stderr[-2000:]
+    acc = run_cli("run", *common, "--mode", "accuracy", "--dataset", str(imagenet_sample),
+                  "--count", "8")
+    assert acc.returncode == 0, acc.stderr[-2000:]
+    runs = {manifest(d)["config"]["mode"]: manifest(d) for d in run_dirs(tmp_path)
+            if manifest(d)["config"]["precision"] == "int8"}
+    p, a = runs["performance"], runs["accuracy"]
+    assert p["dataset"]["kind"] == "synthetic" and a["dataset"]["kind"] != "synthetic"
+    assert p["backend"]["model"]["ir"] == a["backend"]["model"]["ir"]
+    assert p["quantization"]["calibration"]["source"] != "synthetic"
+    assert p["config"]["calibration_dataset"] == str(imagenet_sample)
+    # other precisions refuse the option
+    proc = run_cli("run", "--model", "mobilenet_v2_quant", "--calibration-dataset",
+                   str(imagenet_sample), "--results-dir", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "apply to PRECISION=int8 only" in proc.stderr

@@ -95,7 +95,8 @@ def reproduce_command(cfg: dict[str, Any], mode: str | None = None,
             "--mode", mode or cfg["mode"], "--precision", cfg["precision"],
             "--execution", execution]
     for key in ("backend", "dataset", "count", "weights", "device", "hint", "streams",
-                "threads", "nireq", "cores", "user_conf", "system"):
+                "threads", "nireq", "cores", "calibration_dataset", "calibration_list",
+                "calibration_count", "max_accuracy_drop", "user_conf", "system"):
         value = cfg.get(key)
         if value in (None, "") or (key == "backend" and value == "openvino") \
                 or (key == "device" and value == "CPU"):
