@@ -132,8 +132,9 @@ def verify_accuracy(reference_json: Path, test_json: Path, dtype: str = "float32
     return passed, text
 
 
-_SCORE_LINES = {"SingleStream": ".*Early stopping 90th percentile estimate",
-                "MultiStream": ".*Early stopping 99th percentile estimate",
+#: Summary line of each scenario's score. LoadGen 6.x writes "90.0th"; older ones "90th".
+_SCORE_LINES = {"SingleStream": r".*Early stopping 90(\.0)?th percentile estimate",
+                "MultiStream": r".*Early stopping 99(\.0)?th percentile estimate",
                 "Server": "Completed samples per second",
                 "Offline": "Samples per second"}
 

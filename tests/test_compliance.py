@@ -125,6 +125,25 @@ def test_verify_performance_thresholds(runs, tmp_path):
     assert not ok and "Test results are invalid" in text
 
 
+def test_singlestream_score_is_the_early_stopping_estimate(tmp_path, imagenet_sample,
+                                                          mobilenet_tflite):
+    # LoadGen 6 writes "Early stopping 90.0th percentile estimate"; that is the score
+    run = _run_dir(run_cli("run", *MODEL, "--dataset", str(imagenet_sample), "--count", "64",
+                           "--results-dir", str(tmp_path), "--scenario", "SingleStream",
+                           "--duration-ms", "1000"))
+    ref = run / "mlperf_log_summary.txt"
+    estimate = float(re.search(r"Early stopping 90\.0th percentile estimate: (\d+)",
+                               ref.read_text()).group(1))
+    got = compliance._summary_score(ref)
+    assert got["scenario"] == "SingleStream" and got["score"] == estimate
+    ok, text = compliance.verify_performance("TEST05", ref, ref)
+    assert ok and f"reference score = {estimate}" in text
+    slower = tmp_path / "slower.txt"  # other seeds 30% slower (latency above +5%): fail
+    slower.write_text(ref.read_text().replace(
+        f"estimate: {int(estimate)}", f"estimate: {int(estimate * 1.3)}", 1))
+    assert not compliance.verify_performance("TEST05", ref, slower)[0]
+
+
 def test_unknown_test_and_invalid_reference_are_refused(runs, tmp_path):
     perf, _ = runs
     with pytest.raises(compliance.HarnessError, match="unknown compliance test"):
