@@ -216,7 +216,12 @@ def _weight_transformations(m: dict[str, Any]) -> str:
     if prec == "int8":
         if str(src.get("path", "")).endswith(".tflite") or "tflite" in model_info:
             return "none: the model file is already uint8-quantized (TFLite)"
-        return "NNCF post-training INT8 quantization (OpenVINO IR)"
+        cal = (m.get("quantization") or {}).get("calibration") or {}
+        data = cal.get("dataset") or {}
+        where = data.get("path") or data.get("kind") or "unknown data"
+        how = f"list {cal['list_file']}" if cal.get("list_file") else cal.get("source", "")
+        return (f"NNCF post-training INT8 quantization (OpenVINO IR), calibrated on "
+                f"{cal.get('count', '?')} samples of {where} ({how})")
     if prec == "bf16":
         return "none (BF16 inference precision hint of OpenVINO)"
     if str(src.get("path", "")).endswith(".tflite"):
@@ -274,12 +279,17 @@ def readme(r: Result, test_tree: bool) -> str:
                   for t, rec in sorted(r.compliance.items())]
         lines += ["```", ""]
     qps = (pm.get("loadgen") or {}).get("server_target_qps")
+    parts = [f"samples/s {res['samples_per_second']}"] \
+        if res.get("samples_per_second") is not None else []
+    if r.scenario != "Offline":  # Offline latencies are time-to-completion, no metric
+        parts += [f"p90 {res.get('p90_ms')} ms", f"p99 {res.get('p99_ms')} ms"]
+    metric = ", ".join(parts)
+    perf_data = pm.get("dataset") or {}
     lines += ["## Notes", "",
-              f"- Result: {res.get('validity')}, samples/s {res.get('samples_per_second')}, "
-              f"p99 {res.get('p99_ms')} ms.",
+              f"- Result: {res.get('validity')}, {metric}.",
               f"- Weights: {(pm.get('weights') or {}).get('note')}.",
-              f"- Performance data: {(pm.get('dataset') or {}).get('kind', 'see run.json')} "
-              f"{(pm.get('dataset') or {}).get('path', '')}; accuracy data: "
+              f"- Performance data: {perf_data.get('path') or perf_data.get('kind', 'see run.json')}"
+              f"; accuracy data: "
               f"{(am.get('dataset') or {}).get('path', '')} "
               f"({(am.get('accuracy') or {}).get('total')} samples).",
               f"- Accuracy: {(am.get('accuracy') or {}).get('metric')} = "
