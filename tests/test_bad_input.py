@@ -117,7 +117,10 @@ def test_ctrl_c_leaves_the_run_marked_interrupted(tmp_path, mobilenet_tflite):
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", "--model", "mobilenet_v2_quant",
          "--duration-ms", "60000", "--results-dir", str(results)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # a suite started in the background (nohup, `&` in a script) passes on an ignored
+        # SIGINT, and Python then installs no Ctrl-C handler: give the run the default back
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline:
         dirs = run_dirs(results)
