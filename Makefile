@@ -132,15 +132,16 @@ compliance: setup
 	$(HARNESS) compliance $(RUN) --duration-ms $(COMPLIANCE_MS) $(ARGS)
 
 submission: setup
-	@start=$$(date +%s); scenarios="$(SCENARIOS)"; dropped=""; \
-	for m in $(MODELS); do \
+	@start=$$(date +%s); scenarios="$(SCENARIOS)"; \
+	no_server=$$(echo " $$scenarios " | sed 's/ Server / /'); \
+	tree=""; for m in $(MODELS); do \
 	  todo="$$scenarios"; \
 	  case " $$scenarios " in *" Server "*) \
 	    $(HARNESS) find-peak --model $$m $(SUB_COMMON) $(if $(WEIGHTS),--weights $(WEIGHTS)) \
 	      $(if $(PERF_DATASET),--dataset $(PERF_DATASET)); rc=$$?; \
 	    if [ $$rc = 3 ]; then \
 	      echo "NOTE: find-peak found no VALID Server target for $$m: Server is left out of the runs and of the tree"; \
-	      todo=$$(echo " $$scenarios " | sed 's/ Server / /'); dropped="Server"; \
+	      todo="$$no_server"; tree="$$no_server"; \
 	    elif [ $$rc != 0 ]; then echo "find-peak $$m failed"; fi;; \
 	  esac; \
 	  for s in $$todo; do \
@@ -156,7 +157,7 @@ submission: setup
 	        || echo "compliance $$t $$m $$s failed"; done; fi; \
 	  done; \
 	done; \
-	if [ -n "$$dropped" ]; then scenarios=$$(echo " $$scenarios " | sed 's/ Server / /'); \
+	if [ -n "$$tree" ]; then scenarios="$$tree"; \
 	  echo "NOTE: the tree leaves out Server (no VALID target at its latency bound on this system)"; fi; \
 	out=$(SUB_DIR)/$$(date -u +%Y%m%dT%H%M%SZ); \
 	sys=$${SUB_SYSTEM:-$$($(VENV)/bin/python -c 'from harness.system import default_system_name as f; print(f())')}; \

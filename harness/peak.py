@@ -247,20 +247,23 @@ def search(args) -> dict[str, Any]:
         else:
             hi = mid
             if _unreachable(p):
-                record["stopped_by"] = "service time"
+                hint = ("try fewer streams, e.g. STREAMS=1, or more threads per stream"
+                        if settings.get("streams") != 1 else
+                        "one inference alone exceeds the bound: more threads or a faster "
+                        "machine")
                 record["stopped"] = (f"the fastest query took {p['min_ms']:.2f} ms, above the "
                                      f"{p['latency_bound_ms']:.2f} ms bound: no load can be "
-                                     f"VALID with this configuration")
+                                     f"VALID with this configuration ({hint})")
                 print(f"find-peak: {record['stopped']}", flush=True)
                 break
             if best is None and _plateau(record["points"]):
                 a, b = [p for p in record["points"] if not p["valid"]][-2:]
-                record["stopped_by"] = "latency floor"
                 record["stopped"] = (f"p99 stayed at {b['p99_ms']:.1f} ms when the load fell "
                                      f"from {a['target_qps']:.1f} to {b['target_qps']:.1f} "
                                      f"QPS: the latency tail is the system's, not the queue's, "
                                      f"and lower loads will not meet the "
-                                     f"{b['latency_bound_ms']:.2f} ms bound")
+                                     f"{b['latency_bound_ms']:.2f} ms bound (the tail needs "
+                                     f"a machine with more or quieter cores)")
                 print(f"find-peak: {record['stopped']}", flush=True)
                 break
         if best is not None and (hi - lo) / hi < args.tolerance:
@@ -270,13 +273,7 @@ def search(args) -> dict[str, Any]:
         record["status"] = "failed"
         _write_json_atomic(out, record)
         lowest = min(p["target_qps"] for p in record["points"])
-        if record.get("stopped_by") == "service time":
-            hint = ("try fewer streams, e.g. STREAMS=1, or more threads per stream"
-                    if settings.get("streams") != 1 else
-                    "one inference alone exceeds the bound: more threads or a faster machine")
-        else:
-            hint = "the tail needs a machine with more or quieter cores"
-        why = f"{record['stopped']} ({hint})" if record.get("stopped") else (
+        why = record.get("stopped") or (
             "the latency bound cannot be met on this system with this configuration, or the "
             "runs are too short: raise --min-queries")
         raise NoValidServerTarget(f"no Server target was VALID (lowest tried: {lowest:.2f} "
@@ -299,9 +296,9 @@ def search(args) -> dict[str, Any]:
     _write_json_atomic(out, record)
     _plot(record, sdir / "peak_search.png")
     if not confirmed:
-        raise NoValidServerTarget(f"the best bisection point {best:.2f} QPS was not "
-                                  f"confirmed by "
-                           f"{CONFIRM_ATTEMPTS} longer runs (see {out}); nothing recorded")
+        raise NoValidServerTarget(f"the best bisection point {best:.2f} QPS was not confirmed "
+                                  f"by {CONFIRM_ATTEMPTS} longer runs (see {out}); nothing "
+                                  f"recorded")
     peak_file = record_peak(Path(args.results_dir), sys_name, card.name, prec, settings, {
         "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],
         "latency_bound_ms": p["latency_bound_ms"], "offline_samples_per_second": offline_sps,
