@@ -12,7 +12,6 @@ process, one after another.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import subprocess
@@ -23,16 +22,19 @@ from pathlib import Path
 import openvino as ov
 import openvino.properties as props
 
-from harness import cards, ir, weights
-from harness.backends import BackendSettings
-from harness.backends.openvino import compile_config
+from harness import cards, weights
+from harness.backends.openvino import ir
+from harness.backends.openvino.backend import compile_config
+from harness.backends.openvino.config import OpenVINOConfig
+from harness.launchers import ProcessLauncher
+from harness.run.config import from_arguments
 
 
 def _compiled_settings(xml: Path, hint: str) -> dict[str, int]:
     """Streams, threads and infer requests OpenVINO chooses for the hint on this machine."""
     core = ov.Core()
     compiled = core.compile_model(str(xml), "CPU",
-                                  compile_config(BackendSettings(precision="fp32", hint=hint)))
+                                  compile_config(OpenVINOConfig(precision="fp32", hint=hint)))
     return {"streams": int(compiled.get_property(props.num_streams)),
             "threads": int(compiled.get_property(props.inference_num_threads)),
             "nireq": int(compiled.get_property(props.optimal_number_of_infer_requests))}
@@ -58,14 +60,14 @@ def benchmark_app(xml: Path, hint: str, cfg: dict[str, int], seconds: int,
 
 def harness_run(xml: Path, scenario: str, cfg: dict[str, int], seconds: int,
                 results: Path) -> dict:
-    """One harness test-mode run on the IR; returns its manifest's result."""
-    cmd = [sys.executable, "-m", "harness", "run", "--model", "resnet50", "--weights",
-           str(xml), "--scenario", scenario, "--duration-ms", str(seconds * 1000),
-           "--streams", str(cfg["streams"]), "--threads", str(cfg["threads"]),
-           "--nireq", str(cfg["nireq"]), "--results-dir", str(results)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    run_json = sorted(results.rglob(f"{scenario}/performance/*/run.json"))[-1]
-    return json.loads(run_json.read_text())["result"]
+    """One harness test-mode run on the IR (process launcher); returns its result."""
+    config = from_arguments({"--model": "resnet50", "--weights": str(xml),
+                             "--scenario": scenario, "--duration-ms": seconds * 1000,
+                             "--streams": cfg["streams"], "--threads": cfg["threads"],
+                             "--nireq": cfg["nireq"], "--results-dir": str(results)})
+    result = ProcessLauncher(capture=True).launch(config).result
+    return {"samples_per_second": result.samples_per_second, "p50_ms": result.p50_ms,
+            "p90_ms": result.p90_ms}
 
 
 def main() -> int:

@@ -28,8 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import cards, model_stats, results  # noqa: E402
-from harness.runner import run_subprocess  # noqa: E402
+from harness import cards, model_stats  # noqa: E402
+from harness.errors import HarnessError  # noqa: E402
+from harness.launchers import ProcessLauncher  # noqa: E402
+from harness.run.config import from_arguments  # noqa: E402
 
 #: Published INT8 Offline samples/s (MLPerf Inference v2.0 open, Intel, 2x Xeon 8380).
 PUBLISHED = {"resnet50": 4181.64, "bnas_a": 10679.00, "bnas_b": 5999.10, "bnas_c": 7916.33}
@@ -39,34 +41,26 @@ INT8_OVER_FP32_GOAL = 4.0
 
 
 def run_one(model: str, precision: str, backend: str, args) -> dict:
-    """One Offline performance run; returns its manifest facts (raises on failure)."""
-    cmd = ["--model", model, "--precision", precision, "--backend", backend,
-           "--scenario", "Offline", "--mode", "performance", "--execution", "test",
-           "--weights", "random", "--duration-ms", str(args.duration_ms),
-           "--results-dir", str(args.results_dir)]
+    """One Offline performance run (process launcher); returns its report's facts."""
+    values = {"--model": model, "--precision": precision, "--backend": backend,
+              "--scenario": "Offline", "--weights": "random",
+              "--duration-ms": args.duration_ms, "--results-dir": str(args.results_dir)}
     if precision == "int8" and args.calibration_count:
-        cmd += ["--calibration-count", str(args.calibration_count)]
+        values["--calibration-count"] = args.calibration_count
     print(f"\n=== {model} {backend} {precision} ===", flush=True)
-    proc = run_subprocess(cmd, capture_output=True, text=True)
-    print(proc.stdout[-800:], proc.stderr[-800:] if proc.returncode else "", flush=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"run failed: harness run {' '.join(cmd)}")
-    found = [line.split("results:", 1)[1].strip() for line in proc.stdout.splitlines()
-             if line.startswith("results: ")]
-    run_dir = Path(found[-1]) if found else None
-    if run_dir is None:
-        raise SystemExit(f"no run directory in the output of harness run {' '.join(cmd)}")
-    m = results.read_manifest(run_dir)
-    res = m.get("result", {})
-    stats = m.get("model_stats", {})
-    fp32_ir = (m.get("quantization") or {}).get("fp32_ir")
+    try:
+        rep = ProcessLauncher(capture=True).launch(from_arguments(values))
+    except HarnessError as exc:
+        raise SystemExit(f"run failed: {model} {backend} {precision}: {exc}")
+    stats = rep.model_stats or {}
+    fp32_ir = (rep.quantization or {}).get("fp32_ir")
     return {"model": model, "backend": backend, "precision": precision,
-            "samples_per_s": float(res.get("samples_per_second") or 0.0),
-            "validity": res.get("validity"), "params_m": stats.get("params_m"),
+            "samples_per_s": float(rep.result.samples_per_second or 0.0),
+            "validity": rep.result.validity, "params_m": stats.get("params_m"),
             "gmacs": stats.get("gmacs"), "size_mb": stats.get("size_mb"),
             "fp32_ir_mb": model_stats.ir_size_mb(fp32_ir) if fp32_ir else None,
-            "streams": (m.get("backend", {}).get("properties", {}) or {}).get("NUM_STREAMS"),
-            "run_dir": str(run_dir)}
+            "streams": (rep.backend.get("properties") or {}).get("NUM_STREAMS"),
+            "run_dir": rep.run_dir}
 
 
 def main(argv=None) -> int:

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .accuracy.coco import coco_map
+from .datasets.preprocessing import letterbox_scale
 from .errors import HarnessError
 
 #: COCO category id of each of the 80 contiguous class indices (the standard mapping: the
@@ -141,8 +143,6 @@ def yolox_postprocess(card, dataset) -> Callable[[list[np.ndarray], int], np.nda
     :func:`harness.postprocess.check_outputs` (not per sample: this runs in the SUT's
     completion callback).
     """
-    from .datasets.preprocessing import letterbox_scale
-
     cfg = card.postprocessing
     expected = [list(cfg["output_shape"])]
     input_hw = (card.input_shape[2], card.input_shape[3])
@@ -292,8 +292,6 @@ def validate_map(compiled_model, dataset, indices: list[int], card=None) -> floa
     Raises:
         HarnessError: a dataset without a card or annotations (synthetic data).
     """
-    from .accuracy.coco import coco_map
-
     card = card if card is not None else getattr(dataset, "card", None)
     if card is None or not hasattr(dataset, "annotation_file"):
         raise HarnessError("mAP validation needs a real COCO dataset opened for a model card")

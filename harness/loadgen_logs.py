@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,46 +66,89 @@ def _ms(ns: Any) -> float | None:
         return None
 
 
-def key_result(run_dir: Path, scenario: str) -> dict[str, Any]:
-    """The key result of a performance run, from its LoadGen logs.
+@dataclass
+class KeyResult:
+    """The key result of a performance run, read from LoadGen's own logs.
 
-    Returns:
-        ``validity`` (VALID/INVALID), ``invalid_reasons`` (list of str), ``samples_per_second``
-        (Offline: samples/s; Server: completed samples/s), ``scheduled_qps`` (Server),
-        ``p50_ms``, ``p90_ms``, ``p99_ms``, ``mean_ms`` (latencies in ms), ``early_stopping``
-        fields where LoadGen reports them, and ``log_errors`` (error lines of the detail log).
-
-    Raises:
-        FileNotFoundError: a log is missing.
+    Latencies in ms, rates in samples/s. ``metric``/``score`` are the scenario's reported
+    result (Offline samples/s, Server scheduled samples/s, SingleStream p90 and MultiStream
+    p99 early-stopping latency estimates in ms), set by the scenario
+    (:meth:`harness.scenarios.Scenario.read_result`); None when the logs lack it. The last
+    four fields are the SUT's counts, set by the run.
     """
-    detail = read_detail(run_dir / "mlperf_log_detail.txt")
-    summary = read_summary(run_dir / "mlperf_log_summary.txt")
+
+    validity: str | None = None
+    invalid_reasons: list[str] = field(default_factory=list)
+    metric: str | None = None
+    score: float | None = None
+    samples_per_second: float | None = None
+    scheduled_qps: float | None = None
+    completed_qps: float | None = None
+    mean_ms: float | None = None
+    min_ms: float | None = None
+    p50_ms: float | None = None
+    p90_ms: float | None = None
+    p99_ms: float | None = None
+    early_stopping_latency_ms: float | None = None
+    min_duration_met: bool | None = None
+    min_queries_met: bool | None = None
+    perf_constraints_met: bool | None = None
+    early_stopping_met: bool | None = None
+    query_count: int | None = None
+    effective_min_duration_ms: int | None = None
+    effective_target_qps: float | None = None
+    effective_target_latency_ns: int | None = None
+    performance_sample_count: int | None = None
+    num_errors: int | None = None
+    log_errors: list[dict[str, Any]] = field(default_factory=list)
+    log_truncated: bool = False
+    wall_seconds: float | None = None
+    inference_errors: int = 0
+    first_inference_error: str | None = None
+    samples_answered: int = 0
+
+    @property
+    def latency_bound_ms(self) -> float | None:
+        """The effective target latency (the Server p99 bound), ms."""
+        ns = self.effective_target_latency_ns
+        return ns / 1e6 if ns else None
+
+
+def key_result(run_dir: Path) -> KeyResult:
+    """The key result of a run, from its LoadGen logs (``metric``/``score`` left for the
+    scenario to fill).
+
+    A missing log gives an empty result (validity None), never an exception: the caller
+    decides that a run without LoadGen's result failed.
+    """
+    detail_path = Path(run_dir) / "mlperf_log_detail.txt"
+    summary_path = Path(run_dir) / "mlperf_log_summary.txt"
+    detail = read_detail(detail_path) if detail_path.is_file() else \
+        {"_errors": [], "_warnings": [], "_truncated": True}
+    summary = read_summary(summary_path) if summary_path.is_file() else {"invalid_reasons": []}
     numbers = _from_detail(detail)  # the same detail-key mapping the reports use
-    result: dict[str, Any] = {
-        "validity": numbers["validity"] or summary.get("Result is"),
-        "invalid_reasons": summary["invalid_reasons"],
-        "samples_per_second": numbers["samples_per_s"],
-        **{k: numbers[k] for k in ("scheduled_qps", "completed_qps", "mean_ms", "min_ms",
-                                   "p50_ms", "p90_ms", "p99_ms")},
-        "min_duration_met": detail.get("result_min_duration_met"),
-        "min_queries_met": detail.get("result_min_queries_met"),
-        "perf_constraints_met": detail.get("result_perf_constraints_met"),
-        "early_stopping_met": detail.get("early_stopping_met"),
-        "early_stopping_latency_ss_ms": numbers["early_stopping_p90_ms"],
-        "query_count": detail.get("result_query_count"),
-        "effective_min_duration_ms": detail.get("effective_min_duration_ms"),
-        "effective_target_qps": detail.get("effective_target_qps"),
-        "effective_target_latency_ns": detail.get("effective_target_latency_ns"),
-        "performance_sample_count": detail.get("effective_performance_sample_count"),
-        "num_errors": detail.get("num_errors"),
-        "log_errors": detail["_errors"],
-        "log_truncated": detail["_truncated"],
-    }
-    if scenario == "Server" and result["samples_per_second"] is None:
-        result["samples_per_second"] = result["completed_qps"]
-    if scenario == "Server" and summary.get("Scheduled samples per second"):
-        result["scheduled_qps"] = float(summary["Scheduled samples per second"])
-    return result
+    es = detail.get("early_stopping_latency_ss", detail.get("early_stopping_latency_ms"))
+    scheduled = numbers["scheduled_qps"]
+    if summary.get("Scheduled samples per second"):
+        scheduled = _num(summary["Scheduled samples per second"])
+    return KeyResult(
+        validity=numbers["validity"] or summary.get("Result is"),
+        invalid_reasons=summary["invalid_reasons"],
+        samples_per_second=numbers["samples_per_s"], scheduled_qps=scheduled,
+        completed_qps=numbers["completed_qps"], mean_ms=numbers["mean_ms"],
+        min_ms=numbers["min_ms"], p50_ms=numbers["p50_ms"], p90_ms=numbers["p90_ms"],
+        p99_ms=numbers["p99_ms"], early_stopping_latency_ms=_ms(es),
+        min_duration_met=detail.get("result_min_duration_met"),
+        min_queries_met=detail.get("result_min_queries_met"),
+        perf_constraints_met=detail.get("result_perf_constraints_met"),
+        early_stopping_met=detail.get("early_stopping_met"),
+        query_count=detail.get("result_query_count"),
+        effective_min_duration_ms=detail.get("effective_min_duration_ms"),
+        effective_target_qps=detail.get("effective_target_qps"),
+        effective_target_latency_ns=detail.get("effective_target_latency_ns"),
+        performance_sample_count=detail.get("effective_performance_sample_count"),
+        num_errors=detail.get("num_errors"), log_errors=detail["_errors"],
+        log_truncated=bool(detail["_truncated"]) or not summary_path.is_file())
 
 
 # --- Reading any run's logs for reports (harness.reports) -------------------------------
@@ -199,8 +243,10 @@ def performance_numbers(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     detail_path = run_dir / "mlperf_log_detail.txt"
     summary_path = run_dir / "mlperf_log_summary.txt"
-    if detail_path.is_file():
-        detail = read_detail(detail_path)
+    detail = read_detail(detail_path) if detail_path.is_file() else None
+    if detail is not None and len(detail) <= 3 and summary_path.is_file():
+        detail = None  # an empty detail log (published trees): the summary has the numbers
+    if detail is not None:
         out = _from_detail(detail)
         out["log_errors"] = len(detail["_errors"])
         if detail["_truncated"] or detail.get("result_validity") is None:
@@ -220,7 +266,9 @@ def performance_numbers(run_dir: Path) -> dict[str, Any]:
                                    f"and {detail_path.name} is missing")
         else:
             out.update(log_status=LOG_SUMMARY_ONLY,
-                       log_problem=f"{detail_path.name} missing; numbers from the summary")
+                       log_problem=f"{detail_path.name} "
+                                   f"{'empty' if detail_path.is_file() else 'missing'}; "
+                                   f"numbers from the summary")
         return out
     out = _from_summary({})
     out.update(log_errors=None, log_status=LOG_MISSING,

@@ -44,10 +44,10 @@ def count(card: ModelCard) -> dict[str, Any]:
     path = cache_dir() / "stats" / f"{_key(card)}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    import torch
+    import torch  # imported on use: torch loads slowly
     from ptflops import get_model_complexity_info
 
-    from .networks import build
+    from .networks import build  # builds torch modules (imports torch)
 
     torch.manual_seed(0)
     model = build(card.source["arch"]).eval()

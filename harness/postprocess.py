@@ -6,6 +6,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import detection
 from .cards import ModelCard
 from .errors import HarnessError
 
@@ -49,10 +50,8 @@ def check_outputs(card: ModelCard, outputs: list[np.ndarray]) -> None:
 
 
 def _detection(kind: str):
-    """Factory of a detection kind (harness.detection, imported on first use)."""
+    """Factory of a detection kind (:data:`harness.detection.FACTORIES`)."""
     def factory(card: ModelCard, dataset=None):
-        from . import detection
-
         return detection.FACTORIES[kind](card, dataset)
     return factory
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import re
 import subprocess
@@ -11,6 +12,7 @@ from typing import Any
 
 import psutil
 
+from .errors import HarnessError
 from .paths import project_root
 
 LIBRARIES = ("mlcommons-loadgen", "openvino", "nncf", "torch", "torchvision", "numpy",
@@ -81,3 +83,61 @@ def git_revision() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": rev or None, "dirty": bool(dirty.strip())}
+
+
+# --- CPU sets (taskset -c syntax) --------------------------------------------------------
+
+def parse_cpu_list(text: str) -> set[int]:
+    """CPU numbers of a ``taskset -c`` / cpuset list such as ``"0-3,6"``.
+
+    Raises:
+        HarnessError: not such a list (negative numbers, reversed ranges and empty parts
+            included).
+    """
+    cpus: set[int] = set()
+    try:
+        for part in str(text).split(","):
+            lo, _, hi = part.strip().partition("-")
+            first, last = int(lo), int(hi or lo)
+            if first < 0 or last < first:
+                raise ValueError(part)
+            cpus.update(range(first, last + 1))
+    except ValueError:
+        raise HarnessError(f"--cores: bad CPU list '{text}'; use taskset -c syntax, e.g. 0 or "
+                           f"0-1,4") from None
+    return cpus
+
+
+def format_cpu_list(cpus) -> str:
+    """The short ``taskset -c`` form of a set of CPU numbers: {0, 1, 2, 5} -> ``"0-2,5"``."""
+    parts, run = [], []
+    for c in sorted(cpus):
+        if run and c != run[-1] + 1:
+            parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+            run = []
+        run.append(c)
+    if run:
+        parts.append(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]))
+    return ",".join(parts)
+
+
+def affinity() -> set[int]:
+    """The CPUs this process may run on (all CPUs where the OS cannot tell)."""
+    if hasattr(os, "sched_getaffinity"):
+        return set(os.sched_getaffinity(0))
+    return set(range(os.cpu_count() or 1))
+
+
+def check_cpus(text: str) -> set[int]:
+    """The CPUs of ``text``, all of which this process may use.
+
+    Raises:
+        HarnessError: a bad list, or CPUs this machine (or this process's CPU set) lacks,
+            named with the ones available.
+    """
+    cpus = parse_cpu_list(text)
+    allowed = affinity()
+    if not cpus <= allowed:
+        raise HarnessError(f"--cores {text}: CPU(s) {format_cpu_list(cpus - allowed)} are not "
+                           f"available here; available: {format_cpu_list(allowed)}")
+    return cpus

@@ -90,44 +90,57 @@ def test_metric_mismatch_and_zero_reference_are_refused():
         gate.evaluate({"metric": "top1", "value": 70.0}, {"metric": "top1", "value": 0.0})
 
 
-def _fake_run(root: Path, stamp: str, **over) -> Path:
-    m = {"status": "complete", "started": stamp,
-         "config": {"model": "m", "precision": "fp32", "mode": "accuracy"},
-         "dataset": {"path": "/data", "count": 100}, "weights": {"identity": "w1"},
-         "accuracy": {"metric": "top1", "value": 70.0}}
-    for key, value in over.items():
-        m[key] = {**m[key], **value} if isinstance(value, dict) else value
-    d = root / "sys" / "m" / "fp32" / "Offline" / "accuracy" / stamp
+def _fake_run(root: Path, stamp: str, status: str = "complete", precision: str = "fp32",
+              count: int = 100, identity: str = "w1", trained: bool = True) -> Path:
+    """A run report as an FP32 reference candidate (no LoadGen run: the lookup reads
+    reports only)."""
+    from harness.run.config import (DataConfig, ModeConfig, ModelConfig, OpenVINOConfig,
+                                    RunConfig)
+    from harness.run.report import RunReport
+
+    d = root / "sys" / "m" / precision / "Offline" / "accuracy" / stamp
     d.mkdir(parents=True)
-    (d / "run.json").write_text(json.dumps(m))
+    RunReport(config=RunConfig(model=ModelConfig(name="m"), data=DataConfig(dataset="/data"),
+                               backend=OpenVINOConfig(precision=precision),
+                               mode=ModeConfig(name="accuracy")),
+              run_dir=str(d), status=status, started=stamp,
+              dataset={"path": "/data", "count": count},
+              weights={"identity": identity, "trained": trained},
+              accuracy={"metric": "top1", "value": 70.0}).write()
     return d
 
 
 def test_find_reference_matches_dataset_count_weights_and_status(tmp_path):
-    desc = {"path": "/data", "count": 100}
-    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") is None
+    from harness.workflows.reference import find_reference
+
+    assert find_reference(tmp_path, "sys", "m", "/data", 100, "w1") is None
     _fake_run(tmp_path, "2026-01-05", status="failed")
-    _fake_run(tmp_path, "2026-01-06", dataset={"count": 50})
-    _fake_run(tmp_path, "2026-01-07", weights={"identity": "other"})
-    _fake_run(tmp_path, "2026-01-08", config={"precision": "int8"})
-    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") is None
+    _fake_run(tmp_path, "2026-01-06", count=50)
+    _fake_run(tmp_path, "2026-01-07", identity="other")
+    _fake_run(tmp_path, "2026-01-08", precision="int8")
+    _fake_run(tmp_path, "2026-01-09", trained=False)
+    assert find_reference(tmp_path, "sys", "m", "/data", 100, "w1") is None
     old = _fake_run(tmp_path, "2026-01-01")
     new = _fake_run(tmp_path, "2026-01-02")
-    assert gate.find_reference(tmp_path, "sys", "m", desc, "w1") == new
+    assert find_reference(tmp_path, "sys", "m", "/data", 100, "w1") == new
     assert old != new
-    # an optimized architecture's reference model: any trained weights
-    assert gate.find_reference(tmp_path, "sys", "m", desc, None) is not None
+    # an optimized architecture's reference model: any trained weights (the newest is the
+    # one with other weights; the untrained one is never a reference)
+    assert find_reference(tmp_path, "sys", "m", "/data", 100, None).name == "2026-01-07"
+    # an unreadable run.json among them is skipped, not a crash
+    bad = tmp_path / "sys" / "m" / "fp32" / "Offline" / "accuracy" / "2026-01-03"
+    bad.mkdir()
+    (bad / "run.json").write_text("[]")
+    assert find_reference(tmp_path, "sys", "m", "/data", 100, "w1") == new
 
 
 def test_reference_spec_of_derived_runs():
     from harness import cards
-    from harness.runner import RunConfig
 
-    assert gate.reference_spec(RunConfig(model="resnet50"), cards.load("resnet50")) is None
-    spec = gate.reference_spec(RunConfig(model="resnet50", precision="int8", weights="x.pth"),
-                               cards.load("resnet50"))
+    assert gate.reference_spec("fp32", cards.load("resnet50"), None) is None
+    spec = gate.reference_spec("int8", cards.load("resnet50"), "x.pth")
     assert spec["model"] == "resnet50" and spec["weights"] == "x.pth" and spec["same_weights"]
-    spec = gate.reference_spec(RunConfig(model="bnas_a"), cards.load("bnas_a"))
+    spec = gate.reference_spec("fp32", cards.load("bnas_a"), None)
     assert spec["model"] == "resnet50" and not spec["same_weights"]
 
 
@@ -149,7 +162,7 @@ def test_real_int8_gate_runs_reference_first_and_passes(fp32_mobilenet, imagenet
     proc = run_cli(*args)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "running it first" in proc.stdout
-    runs = {manifest(d)["config"]["precision"]: d for d in run_dirs(res)}
+    runs = {manifest(d)["config"]["backend"]["precision"]: d for d in run_dirs(res)}
     assert set(runs) == {"fp32", "int8"}
     ref, derived = manifest(runs["fp32"]), manifest(runs["int8"])
     assert ref["weights"]["identity"] == derived["weights"]["identity"]
@@ -174,7 +187,9 @@ def test_real_int8_gate_runs_reference_first_and_passes(fp32_mobilenet, imagenet
     fake_dir.mkdir()
     (fake_dir / "run.json").write_text(json.dumps(fake))
     proc = run_cli(*args)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # a complete run whose gate FAILs: recorded, and the command says so with exit status 1
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "accuracy gate FAIL" in proc.stderr and "Traceback" not in proc.stderr
     assert "running it first" not in proc.stdout
     latest = max((d for d in run_dirs(res) if "/int8/" in str(d)), key=lambda d: d.name)
     g = manifest(latest)["accuracy_gate"]
@@ -195,7 +210,7 @@ def test_random_weights_accuracy_needs_the_flag_and_skips_the_gate(tmp_path, ima
     assert proc.returncode == 0, proc.stderr[-2000:]
     (only,) = run_dirs(tmp_path)  # the derived run alone: no FP32 reference run
     m = manifest(only)
-    assert m["config"]["precision"] == "bf16"
+    assert m["config"]["backend"]["precision"] == "bf16"
     assert m["accuracy_gate"]["result"] == "SKIPPED"
     assert "meaningless" in m["accuracy"]["note"]
     assert (only / "accuracy.txt").read_text().startswith("accuracy=")

@@ -35,8 +35,8 @@ def test_run_writes_loadgen_logs_and_complete_manifest(scenario_runs, scenario):
         assert (run_dir / name).is_file(), name
     m = manifest(run_dir)
     assert m["status"] == "complete"
-    assert m["config"]["scenario"] == scenario
-    assert m["config"]["execution"] == "test"
+    assert m["config"]["scenario"]["name"] == scenario
+    assert m["config"]["execution"]["kind"] == "test"
     assert m["valid_for_submission"] is False
     assert "NOT valid for submission" in proc.stdout
     # the path encodes system/model/precision/scenario/mode
@@ -116,7 +116,7 @@ def test_default_offline_runs_resnet50_on_synthetic_data(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run_dir,) = run_dirs(tmp_path)
     m = manifest(run_dir)
-    assert m["config"]["model"] == "resnet50" and m["config"]["scenario"] == "Offline"
+    assert m["config"]["model"]["name"] == "resnet50" and m["config"]["scenario"]["name"] == "Offline"
     assert m["dataset"]["kind"] == "synthetic"
     assert "SYNTHETIC" in proc.stdout
     if m["weights"]["kind"] == "random":  # no torchvision weights cached: said plainly

@@ -6,7 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from harness import peak
+from harness.scenarios import server as server_scenario
+from harness.workflows import find_peak as peak
 
 from conftest import run_cli
 
@@ -16,13 +17,19 @@ SETTINGS = {"device": "CPU", "precision": "fp32", "hint": "THROUGHPUT", "streams
 
 
 def test_recorded_peak_round_trip(tmp_path):
-    assert peak.recorded_peak(tmp_path, "sys", "m", "int8", SETTINGS) is None
-    path = peak.record_peak(tmp_path, "sys", "m", "int8", SETTINGS, {"target_qps": 12.5})
+    path = server_scenario.peak_file(tmp_path, "sys", "m", "int8")
     assert path == tmp_path / "sys" / "m" / "int8" / "Server" / "peak.json"
-    got = peak.recorded_peak(tmp_path, "sys", "m", "int8", SETTINGS)
+    key = server_scenario.peak_key(SETTINGS)
+    assert server_scenario.recorded_peak(path, key) is None
+    assert server_scenario.record_peak(path, key, {"target_qps": 12.5}) == path
+    got = server_scenario.recorded_peak(path, key)
     assert got["target_qps"] == 12.5 and got["file"] == str(path)
-    other = {**SETTINGS, "streams": 2}  # another configuration has no peak
-    assert peak.recorded_peak(tmp_path, "sys", "m", "int8", other) is None
+    other = server_scenario.peak_key({**SETTINGS, "streams": 2})  # another configuration
+    assert server_scenario.recorded_peak(path, other) is None
+    path.write_text("[1, 2]")  # a file that is not a peak table: no peak, and replaced
+    assert server_scenario.recorded_peak(path, key) is None
+    server_scenario.record_peak(path, key, {"target_qps": 3.0})
+    assert server_scenario.recorded_peak(path, key)["target_qps"] == 3.0
 
 
 def test_plateau_stops_the_search_only_when_lower_load_no_longer_helps():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness import cards, scenarios
+from harness.scenarios import settings
 from harness.datasets import ImageNetDataset, SyntheticDataset
 from harness.datasets.preprocessing import preprocess
 from harness.errors import HarnessError
@@ -58,19 +59,20 @@ def test_synthetic_dataset_is_seeded():
 
 
 def test_user_conf_validation():
-    entries = scenarios.validate_user_conf(
+    entries = settings.validate_user_conf(
         "# comment\n\nresnet50.Server.target_qps = 12.5\n*.Offline.min_duration = 600000\n",
         "t")
     assert entries == [("resnet50", "Server", "target_qps", "12.5"),
                        ("*", "Offline", "min_duration", "600000")]
     with pytest.raises(HarnessError, match="unknown key 'target_qsp'"):
-        scenarios.validate_user_conf("*.Server.target_qsp = 3", "t")
+        settings.validate_user_conf("*.Server.target_qsp = 3", "t")
     with pytest.raises(HarnessError, match="line 2"):
-        scenarios.validate_user_conf("*.Server.target_qps = 3\nnonsense\n", "t")
+        settings.validate_user_conf("*.Server.target_qps = 3\nnonsense\n", "t")
 
 
 def test_scenario_lookup_and_definitions():
     assert scenarios.get("offline").name == "Offline"
-    assert scenarios.get("SingleStream").issue == "sync"
+    assert scenarios.get("SingleStream").synchronous
+    assert not scenarios.get("Server").synchronous
     with pytest.raises(HarnessError, match="Valid scenarios"):
         scenarios.get("Batch")

@@ -33,10 +33,12 @@ def test_pytorch_and_openvino_fp32_agree():
     same logits."""
     card = cards.load("bnas_a")
     w = random_weights()
-    settings = backends.BackendSettings(precision="fp32", threads=2)
+    from harness.backends.openvino.config import OpenVINOConfig
+    from harness.backends.pytorch.config import PyTorchConfig
+
     pt, ov = backends.create("pytorch"), backends.create("openvino")
-    pt.load(card, w, settings)
-    ov.load(card, w, settings)
+    pt.load(card, w, PyTorchConfig(threads=2))
+    ov.load(card, w, OpenVINOConfig(precision="fp32", threads=2))
     x = np.random.default_rng(0).standard_normal(card.input_shape, dtype=np.float32)
     a, b = pt.infer(x)[0], ov.infer(x)[0]
     assert a.shape == b.shape == (1, 1000)

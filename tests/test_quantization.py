@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cards, quantization, system
+from harness import cards, system
+from harness.backends.openvino import quantization
+from harness.backends.openvino.config import QuantizationConfig
 from harness.weights import from_file, random_weights
 
 from conftest import manifest, run_cli, run_dirs
@@ -45,12 +47,12 @@ def test_missing_calibration_images_are_named_and_nothing_is_cached(imagenet_sam
 def test_calibration_set_smaller_than_asked(imagenet_sample, tmp_path):
     listing = ROOT / "models" / "calibration" / "imagenet-sample-300.txt"
     card = cards.load("mobilenet_v2_quant")
-    cfg = quantization.QuantizationConfig(dataset=str(imagenet_sample),
+    cfg = QuantizationConfig(calibration_dataset=str(imagenet_sample),
                                           calibration_list=str(listing),
                                           calibration_count=301)
     with pytest.raises(quantization.HarnessError, match="smaller than asked.*300.*301"):
         quantization.calibration_set(card, cfg)
-    cfg = quantization.QuantizationConfig(dataset=str(imagenet_sample), calibration_count=1001)
+    cfg = QuantizationConfig(calibration_dataset=str(imagenet_sample), calibration_count=1001)
     with pytest.raises(quantization.HarnessError, match="smaller than asked.*1000.*1001"):
         quantization.calibration_set(card, cfg)
     proc = run_cli("run", "--model", "mobilenet_v2_quant", "--precision", "int8",
@@ -62,13 +64,14 @@ def test_calibration_set_smaller_than_asked(imagenet_sample, tmp_path):
 def test_list_file_and_seeded_draw(imagenet_sample):
     card = cards.load("mobilenet_v2_quant")
     listing = ROOT / "models" / "calibration" / "imagenet-sample-300.txt"
-    cal = quantization.calibration_set(card, quantization.QuantizationConfig(
-        dataset=str(imagenet_sample), calibration_list=str(listing), calibration_count=20))
+    cal = quantization.calibration_set(card, QuantizationConfig(
+        calibration_dataset=str(imagenet_sample), calibration_list=str(listing),
+        calibration_count=20))
     names = quantization.read_list(listing)
     assert cal.names == names[:20] and cal.source == "list" and cal.list_sha256
     # the committed list is the seeded draw of 300 from the sample
-    draw = quantization.calibration_set(card, quantization.QuantizationConfig(
-        dataset=str(imagenet_sample), calibration_count=300))
+    draw = quantization.calibration_set(card, QuantizationConfig(
+        calibration_dataset=str(imagenet_sample), calibration_count=300))
     assert draw.names == names
     assert draw.indices == sorted(draw.indices) and len(set(draw.indices)) == 300
 
@@ -78,12 +81,12 @@ def test_int8_ir_is_cached_and_keyed_by_calibration(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     card = cards.load("bnas_a")
     w = random_weights()
-    cfg4 = quantization.QuantizationConfig(calibration_count=4)
+    cfg4 = QuantizationConfig(calibration_count=4)
     first = quantization.int8_model(card, w, config=cfg4)
     stamp = first.stat().st_mtime_ns
     again = quantization.int8_model(card, w, config=cfg4)
     assert again == first and again.stat().st_mtime_ns == stamp
-    other = quantization.int8_model(card, w, config=quantization.QuantizationConfig(
+    other = quantization.int8_model(card, w, config=QuantizationConfig(
         calibration_count=5))
     assert other != first
     info = quantization.read_info(first)
@@ -103,7 +106,7 @@ def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, image
     floating point until the relative drop on held-out images is within 1%."""
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     card = cards.load("mobilenet_v2_quant")
-    cfg = quantization.QuantizationConfig(dataset=str(imagenet_sample), calibration_count=2,
+    cfg = QuantizationConfig(calibration_dataset=str(imagenet_sample), calibration_count=2,
                                           max_accuracy_drop=0.01, validation_count=150)
     xml = quantization.int8_model(card, from_file(fp32_mobilenet, card), config=cfg)
     ac = quantization.read_info(xml)["accuracy_control"]
@@ -117,7 +120,7 @@ def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, image
 def test_accuracy_control_needs_a_dataset_and_trained_weights():
     card = cards.load("resnet50")
     with pytest.raises(quantization.HarnessError, match="labelled dataset"):
-        quantization.int8_model(card, random_weights(), config=quantization.QuantizationConfig(
+        quantization.int8_model(card, random_weights(), config=QuantizationConfig(
             max_accuracy_drop=0.01))
 
 
@@ -178,13 +181,13 @@ def test_calibration_dataset_gives_synthetic_performance_and_accuracy_runs_one_i
     acc = run_cli("run", *common, "--mode", "accuracy", "--dataset", str(imagenet_sample),
                   "--count", "8")
     assert acc.returncode == 0, acc.stderr[-2000:]
-    runs = {manifest(d)["config"]["mode"]: manifest(d) for d in run_dirs(tmp_path)
-            if manifest(d)["config"]["precision"] == "int8"}
+    runs = {manifest(d)["config"]["mode"]["name"]: manifest(d) for d in run_dirs(tmp_path)
+            if manifest(d)["config"]["backend"]["precision"] == "int8"}
     p, a = runs["performance"], runs["accuracy"]
     assert p["dataset"]["kind"] == "synthetic" and a["dataset"]["kind"] != "synthetic"
     assert p["backend"]["model"]["ir"] == a["backend"]["model"]["ir"]
     assert p["quantization"]["calibration"]["source"] != "synthetic"
-    assert p["config"]["calibration_dataset"] == str(imagenet_sample)
+    assert p["config"]["backend"]["quantization"]["calibration_dataset"] == str(imagenet_sample)
     # other precisions refuse the option
     proc = run_cli("run", "--model", "mobilenet_v2_quant", "--calibration-dataset",
                    str(imagenet_sample), "--results-dir", str(tmp_path / "x"))

@@ -91,7 +91,7 @@ def test_sweep_pins_cores_and_config_is_identity(results):
     df = collect.collect([results])
     pinned = df[df["scenario"].isin(["Offline", "SingleStream"]) & (df["mode"] == "performance")]
     for _, row in pinned.iterrows():
-        assert manifest(Path(row["run_dir"]))["config"]["cores"] == "0"
+        assert manifest(Path(row["run_dir"]))["config"]["launcher"]["cores"] == "0"
         assert row["config"] == "streams=1 cores=0"
     summ = collect.summary(df)
     # The pinned runs and the unpinned Server runs are two configurations of one model.
@@ -102,7 +102,7 @@ def _submission_tree(root: Path, run: Path, acc_run: Path, system: str, model: s
                      v20: bool) -> Path:
     """A submission tree in the official layout from a real run's LoadGen logs."""
     org = root / "open" / "TestOrg"
-    scen = json.loads((run / "run.json").read_text())["config"]["scenario"]
+    scen = json.loads((run / "run.json").read_text())["config"]["scenario"]["name"]
     scen_dir = org / "results" / system / model / scen
     perf = scen_dir / "performance" / "run_1"
     perf.mkdir(parents=True)
@@ -128,9 +128,9 @@ def _submission_tree(root: Path, run: Path, acc_run: Path, system: str, model: s
 
 
 def test_official_layouts_current_and_v20(results, tmp_path):
-    runs = {manifest(d)["config"]["scenario"]: d for d in run_dirs(results)
-            if manifest(d)["config"]["mode"] == "performance"}
-    acc_run = next(d for d in run_dirs(results) if manifest(d)["config"]["mode"] == "accuracy")
+    runs = {manifest(d)["config"]["scenario"]["name"]: d for d in run_dirs(results)
+            if manifest(d)["config"]["mode"]["name"] == "performance"}
+    acc_run = next(d for d in run_dirs(results) if manifest(d)["config"]["mode"]["name"] == "accuracy")
     cur = _submission_tree(tmp_path / "cur", runs["Offline"], acc_run, "sysA", "mnv2", False)
     old = _submission_tree(tmp_path / "old", runs["SingleStream"], acc_run, "sysB", "mnv2",
                            True)
@@ -155,8 +155,8 @@ def test_official_layouts_current_and_v20(results, tmp_path):
 
 
 def test_missing_and_truncated_logs_are_reported(results, tmp_path):
-    src = next(d for d in run_dirs(results) if manifest(d)["config"]["scenario"] == "Offline"
-               and manifest(d)["config"]["mode"] == "performance")
+    src = next(d for d in run_dirs(results) if manifest(d)["config"]["scenario"]["name"] == "Offline"
+               and manifest(d)["config"]["mode"]["name"] == "performance")
     root = tmp_path / "broken"
     missing = root / "missing" / "run"
     truncated = root / "truncated" / "run"

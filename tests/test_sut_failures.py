@@ -12,8 +12,8 @@ SCRIPT = textwrap.dedent("""
     import sys
     import mlperf_loadgen as lg
     from harness import cards, postprocess, weights
-    from harness.backends import BackendSettings
-    from harness.backends.openvino import OpenVINOBackend
+    from harness.backends.openvino.backend import OpenVINOBackend
+    from harness.backends.openvino.config import OpenVINOConfig
     from harness.datasets import SyntheticDataset
     from harness.qsl import QSL
     from harness.sut import SUT
@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
 
     card = cards.load("mobilenet_v2_quant")
     backend = FlakyBackend()
-    backend.load(card, weights.standard(card), BackendSettings())
+    backend.load(card, weights.standard(card), OpenVINOConfig())
     qsl = QSL(SyntheticDataset(card.input_shape, card.input_dtype, 30), 30)
     sut = SUT(backend, qsl, postprocess.for_card(card), synchronous=False)
     settings = lg.TestSettings()

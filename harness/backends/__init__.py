@@ -1,19 +1,24 @@
-"""Inference backends behind one interface (:class:`harness.backends.base.Backend`)."""
+"""Inference backends behind one interface (:class:`harness.backends.base.Backend`).
+
+One folder per backend: ``<name>/config.py`` (its options, a dataclass; part of the run
+config) and ``<name>/backend.py`` (the implementation). A new backend adds its folder, its
+factory below, and its config class to :data:`harness.run.config.BACKEND_CONFIGS`.
+"""
 
 from __future__ import annotations
 
 from ..errors import HarnessError
-from .base import Backend, BackendSettings
+from .base import Backend, Callback, LoadContext
 
 
 def _openvino() -> Backend:
-    from .openvino import OpenVINOBackend
+    from .openvino.backend import OpenVINOBackend  # imported on use: OpenVINO loads slowly
 
     return OpenVINOBackend()
 
 
 def _pytorch() -> Backend:
-    from .pytorch import PyTorchBackend
+    from .pytorch.backend import PyTorchBackend  # imported on use: torch loads slowly
 
     return PyTorchBackend()
 
@@ -23,7 +28,7 @@ FACTORIES = {"openvino": _openvino, "pytorch": _pytorch}
 
 
 def create(name: str) -> Backend:
-    """A new backend by name.
+    """A new, unloaded backend by name.
 
     Raises:
         HarnessError: unknown backend (lists the valid ones).
@@ -33,4 +38,4 @@ def create(name: str) -> Backend:
     return FACTORIES[name]()
 
 
-__all__ = ["Backend", "BackendSettings", "create", "FACTORIES"]
+__all__ = ["Backend", "Callback", "LoadContext", "create", "FACTORIES"]

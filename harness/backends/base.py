@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -13,28 +13,20 @@ import numpy as np
 Callback = Callable[[list[np.ndarray] | None, Any, BaseException | None], None]
 
 
-@dataclass
-class BackendSettings:
-    """How to compile and run a model.
+@dataclass(frozen=True)
+class LoadContext:
+    """What a backend may need from the run beyond its own config.
 
     Attributes:
-        device: OpenVINO device name (``CPU``).
-        precision: ``fp32`` (``INFERENCE_PRECISION_HINT=f32``), ``bf16`` or ``int8``.
-        hint: ``THROUGHPUT``, ``LATENCY`` or None (scenario default).
-        streams: inference streams (None: the hint decides).
-        threads: inference threads (None: all cores).
-        nireq: infer requests in flight (None: the compiled model's optimal number).
+        default_hint: the scenario's default performance hint (THROUGHPUT, LATENCY).
+        dataset: the run's dataset folder (None: synthetic), e.g. the default INT8
+            calibration data.
+        eval_count: samples the run evaluates (the first N of the dataset).
     """
 
-    device: str = "CPU"
-    precision: str = "fp32"
-    hint: str | None = None
-    streams: int | None = None
-    threads: int | None = None
-    nireq: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    default_hint: str = "THROUGHPUT"
+    dataset: str | None = None
+    eval_count: int | None = None
 
 
 class Backend(ABC):
@@ -43,8 +35,14 @@ class Backend(ABC):
     name: str = "base"
 
     @abstractmethod
-    def load(self, card, weights, settings: BackendSettings) -> None:
+    def load(self, card, weights, config, context: LoadContext) -> None:
         """Prepare (convert, compile) the card's model with ``weights``.
+
+        Args:
+            card: the model card.
+            weights: resolved :class:`harness.weights.Weights`.
+            config: the backend's own config (e.g. :class:`OpenVINOConfig`).
+            context: what the run adds (:class:`LoadContext`).
 
         Raises:
             HarnessError: the model or precision cannot be loaded.
@@ -72,8 +70,17 @@ class Backend(ABC):
 
     @abstractmethod
     def properties(self) -> dict[str, Any]:
-        """Effective runtime properties, for the run manifest."""
+        """Effective runtime properties, for the run report."""
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]:
+        """The effective settings the run used (the config with defaults resolved): part of
+        a result's identity (e.g. the key of a recorded Server peak)."""
 
     def model_info(self) -> dict[str, Any]:
         """Facts about the loaded model (file, size on disk in MB, ...)."""
         return {}
+
+    def build_facts(self) -> dict[str, Any] | None:
+        """How the model was built, when the backend built it (e.g. INT8 calibration)."""
+        return None

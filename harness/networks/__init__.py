@@ -11,6 +11,7 @@ from typing import Callable
 import torch
 
 from ..errors import HarnessError
+from ..weights import RANDOM_SEED
 
 #: Extra builders: arch name -> zero-argument function returning an untrained nn.Module.
 BUILDERS: dict[str, Callable[[], torch.nn.Module]] = {}
@@ -87,8 +88,6 @@ def load_torch_model(card, weights) -> torch.nn.Module:
     Raises:
         HarnessError: the card has no PyTorch source, or the weights do not fit.
     """
-    from ..weights import RANDOM_SEED
-
     if card.source.get("kind") not in ("torchvision", "builder"):
         raise HarnessError(f"model {card.name} has no PyTorch definition (source kind "
                            f"'{card.source.get('kind')}')")

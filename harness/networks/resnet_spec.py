@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck, conv1x1
 
+from .. import cards
 from ..errors import HarnessError
 
 
@@ -295,8 +296,6 @@ def spec_of_card(card) -> ResNetSpec:
 
 
 def _build_from_card(name: str) -> SpecResNet:
-    from .. import cards
-
     return build(spec_of_card(cards.load(name)))
 
 

@@ -24,11 +24,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--formats", default="png,svg", help="plot formats, comma-separated")
 
 
-def run(args) -> int:
+def main(args) -> int:
     """Build the report; prints where it is and the runs with problems."""
     from tqdm import tqdm
 
-    from . import markdown
+    from . import markdown  # imported on use: matplotlib loads slowly
 
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     report = markdown.write_report([Path(r) for r in args.roots], Path(args.out),

@@ -27,8 +27,9 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from .. import loadgen_logs
+from .. import loadgen_logs, scenarios
 from ..errors import HarnessError
+from ..run import report as report_mod
 
 #: Columns of the runs table, in order (latencies in ms, throughputs in samples/s).
 COLUMNS = [
@@ -65,17 +66,12 @@ def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None) 
 
 
 def throughput_of(scenario: str | None, numbers: dict[str, Any]) -> float | None:
-    """The throughput a scenario reports, samples/s (MLPerf Inference rules, scenarios table).
-
-    Offline: samples per second; Server: scheduled samples per second (the metric, also
-    the rate of the Poisson arrivals); SingleStream: queries per second with LoadGen
-    overhead (one sample per query; its metric is the p90 latency).
-    """
-    if scenario == "Offline":
-        return numbers.get("samples_per_s")
-    if scenario == "Server":
-        return numbers.get("scheduled_qps") or numbers.get("completed_qps")
-    return numbers.get("qps_with_overhead") or numbers.get("samples_per_s")
+    """The throughput a scenario reports, samples/s (the scenario object decides: MLPerf
+    Inference rules, scenarios table); None for an unknown scenario."""
+    try:
+        return scenarios.get(scenario or numbers.get("scenario") or "").throughput(numbers)
+    except HarnessError:
+        return None
 
 
 def _perf_fields(scenario: str | None, numbers: dict[str, Any]) -> dict[str, Any]:
@@ -86,46 +82,50 @@ def _perf_fields(scenario: str | None, numbers: dict[str, Any]) -> dict[str, Any
 
 # --- our runs ----------------------------------------------------------------------------
 
-def _harness_row(run_dir: Path, m: dict[str, Any]) -> dict[str, Any]:
-    cfg = m.get("config") or {}
-    backend = m.get("backend") or {}
-    props = backend.get("properties") or {}
-    stats = m.get("model_stats") or {}
-    gate = m.get("gate") or {}
-    system = m.get("system") if isinstance(m.get("system"), dict) else {}
-    card = m.get("card") or {}
+def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
+    if isinstance(rep, report_mod.UnreadableReport):
+        return {"source": SOURCE_HARNESS, "layout": "harness", "role": ROLE_RUN,
+                "status": "unreadable", "log_status": "unreadable", "log_problem": str(rep),
+                "run_dir": str(run_dir)}
+    cfg = rep.config
+    props = rep.backend.get("properties") or {}
+    stats = rep.model_stats or {}
+    gate = rep.accuracy_gate or {}
     row: dict[str, Any] = {
         "source": SOURCE_HARNESS, "layout": "harness",
         "role": ROLE_SEARCH if SEARCH_FOLDER in Path(run_dir).parts else ROLE_RUN,
-        "system": system.get("name") or cfg.get("system"),
-        "model": cfg.get("model"), "benchmark": card.get("benchmark"),
-        "backend": cfg.get("backend"), "precision": cfg.get("precision"),
-        "scenario": cfg.get("scenario"), "mode": cfg.get("mode"),
-        "execution": cfg.get("execution"),
-        "config": config_label(cfg.get("streams"), cfg.get("threads"), cfg.get("hint"),
-                               cfg.get("cores"), cfg.get("nireq")),
-        "streams": cfg.get("streams"), "threads": cfg.get("threads"), "hint": cfg.get("hint"),
-        "cores": cfg.get("cores"), "nireq": cfg.get("nireq"),
+        "system": rep.system_name or cfg.execution.system,
+        "model": cfg.model.name, "benchmark": rep.card.get("benchmark"),
+        "backend": cfg.backend.name, "precision": cfg.precision,
+        "scenario": cfg.scenario.name, "mode": cfg.mode.name,
+        "execution": cfg.execution.kind,
+        "config": config_label(getattr(cfg.backend, "streams", None),
+                               getattr(cfg.backend, "threads", None),
+                               getattr(cfg.backend, "hint", None), cfg.launcher.cores,
+                               getattr(cfg.backend, "nireq", None)),
+        "streams": getattr(cfg.backend, "streams", None),
+        "threads": getattr(cfg.backend, "threads", None),
+        "hint": getattr(cfg.backend, "hint", None), "cores": cfg.launcher.cores,
+        "nireq": getattr(cfg.backend, "nireq", None),
         "ov_streams": props.get("NUM_STREAMS"), "ov_threads": props.get("INFERENCE_NUM_THREADS"),
-        "status": m.get("status"),
-        "reference_accuracy": (card.get("reference") or {}).get("accuracy"),
-        "weights_trained": (m.get("weights") or {}).get("trained"),
-        "dataset": (m.get("dataset") or {}).get("kind"),
-        "model_size_mb": stats.get("ir_size_mb") or (backend.get("model") or {}).get("size_mb"),
+        "status": rep.live_status(),
+        "reference_accuracy": (rep.card.get("reference") or {}).get("accuracy"),
+        "weights_trained": rep.weights.get("trained"),
+        "dataset": rep.dataset.get("kind"),
+        "model_size_mb": stats.get("ir_size_mb") or (rep.backend.get("model") or {}).get(
+            "size_mb"),
         "params": stats.get("params"), "gmacs": stats.get("gmacs"),
-        "gate_ratio": gate.get("ratio"), "gate_pass": gate.get("pass"),
-        "cpu_model": system.get("cpu_model"), "started": m.get("started"),
+        "gate_ratio": gate.get("ratio"),
+        "gate_pass": {"PASS": True, "FAIL": False}.get(gate.get("result")),
+        "cpu_model": rep.system.get("cpu_model"), "started": rep.started,
         "run_dir": str(run_dir),
     }
-    if m.get("status") == "unreadable":
-        row.update(log_status="unreadable", log_problem=f"{run_dir / 'run.json'} is not JSON")
-        return row
-    if cfg.get("mode") == "accuracy":
+    if cfg.accuracy:
         row.update(_accuracy_fields(run_dir))
         return row
-    row.update(_perf_fields(cfg.get("scenario"), loadgen_logs.performance_numbers(run_dir)))
-    if row.get("log_status") == loadgen_logs.LOG_MISSING and m.get("status") != "complete":
-        row["log_problem"] = (f"run {m.get('status')}: {m.get('error') or 'no LoadGen logs'}")
+    row.update(_perf_fields(cfg.scenario.name, loadgen_logs.performance_numbers(run_dir)))
+    if row.get("log_status") == loadgen_logs.LOG_MISSING and not rep.complete:
+        row["log_problem"] = f"run {rep.status}: {rep.error or 'no LoadGen logs'}"
     return row
 
 
@@ -143,19 +143,20 @@ def _accuracy_fields(folder: Path) -> dict[str, Any]:
 
 
 def harness_runs(root: Path) -> list[dict[str, Any]]:
-    """One row per run directory (``run.json``) below ``root``."""
-    from ..results import iter_runs
-
-    return [_harness_row(run_dir, m) for run_dir, m in iter_runs(root)]
+    """One row per run directory (``run.json``) below ``root``; an unreadable ``run.json``
+    gets a row saying why."""
+    return [_harness_row(run_dir, rep) for run_dir, rep in report_mod.iter_reports(root)]
 
 
 # --- submission trees --------------------------------------------------------------------
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or {} when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def submission_runs(root: Path) -> list[dict[str, Any]]:

@@ -35,13 +35,19 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import scenarios
 from ..errors import HarnessError
-from ..results import precision_folder
+from ..run import report as report_mod
+from ..run.config import to_arguments
+from ..run.report import RunReport
+from ..run.results import precision_folder
+from . import rules, systems
+from .truncate import truncate_accuracy_log
 
 HELP = "build an MLPerf open-division submission tree from valid runs"
 
@@ -53,143 +59,166 @@ class Result:
     model: str            # card name
     precision: str        # precision folder (int8, fp32, or <backend>-<precision>)
     scenario: str
-    perf: Path
-    perf_manifest: dict[str, Any]
-    accuracy: Path
-    accuracy_manifest: dict[str, Any]
+    perf: RunReport
+    accuracy: RunReport
     compliance: dict[str, dict[str, Any]] = field(default_factory=dict)
     folder: str = ""      # model folder name in the tree
 
 
+def _newest(runs: list[RunReport]) -> RunReport:
+    """The run that started last."""
+    return max(runs, key=lambda r: r.started or "")
 
-def _newest(runs: list) -> tuple:
-    """The (run_dir, manifest) pair that started last."""
-    return max(runs, key=lambda run: run[1].get("started") or "")
 
-def _is_auxiliary(run_dir: Path, m: dict[str, Any]) -> bool:
+def _is_auxiliary(rep: RunReport) -> bool:
     """Audit (compliance) and peak-search runs: never results."""
-    return bool(m.get("audit_config")) or "peak_search" in run_dir.parts \
-        or "compliance" in run_dir.parts
+    parts = rep.path.parts
+    return bool(rep.audit_config) or "peak_search" in parts or "compliance" in parts
 
 
-def collect_runs(paths: list[Path]) -> list[tuple[Path, dict[str, Any]]]:
-    """Every run below the given run directories or results roots (auxiliary runs left out)."""
-    from ..results import iter_runs, read_manifest
+def collect_runs(paths: list[Path]) -> tuple[list[RunReport], list[str]]:
+    """Every readable run below the given run directories or results roots (auxiliary runs
+    left out), and a line for each unreadable ``run.json``.
 
-    found = []
+    Raises:
+        HarnessError: a path that is neither a run directory nor a folder.
+    """
+    found: list[RunReport] = []
+    unreadable: list[str] = []
     for p in paths:
         p = Path(p)
-        if (p / "run.json").is_file():
-            found.append((p.resolve(), read_manifest(p)))
+        if (p / report_mod.FILE_NAME).is_file():
+            items = [(p, _read_or_error(p))]
         elif p.is_dir():
-            found.extend((d.resolve(), m) for d, m in iter_runs(p))
+            items = list(report_mod.iter_reports(p))
         else:
             raise HarnessError(f"{p} is neither a run directory nor a results folder")
-    return [(d, m) for d, m in found if m.get("config") and not _is_auxiliary(d, m)]
+        for d, rep in items:
+            if isinstance(rep, report_mod.UnreadableReport):
+                unreadable.append(str(rep))
+            elif not _is_auxiliary(rep):
+                found.append(rep)
+    return found, unreadable
 
 
-def reproduce_command(cfg: dict[str, Any], mode: str | None = None,
-                      execution: str = "valid") -> str:
-    """The ``harness run`` command for a run configuration, in ``execution`` mode."""
-    args = ["harness", "run", "--model", cfg["model"], "--scenario", cfg["scenario"],
-            "--mode", mode or cfg["mode"], "--precision", cfg["precision"],
-            "--execution", execution]
-    for key in ("backend", "dataset", "count", "weights", "device", "hint", "streams",
-                "threads", "nireq", "cores", "calibration_dataset", "calibration_list",
-                "calibration_count", "max_accuracy_drop", "user_conf", "system"):
-        value = cfg.get(key)
-        if value in (None, "") or (key == "backend" and value == "openvino") \
-                or (key == "device" and value == "CPU"):
-            continue
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    if execution == "test" and cfg.get("duration_ms"):
-        args += ["--duration-ms", str(cfg["duration_ms"])]
-    return shlex.join(args)
+def _read_or_error(p: Path):
+    try:
+        return report_mod.read(p)
+    except report_mod.UnreadableReport as exc:
+        return exc
 
 
-def _duration_ok(m: dict[str, Any], min_duration_s: float) -> bool:
-    res = m.get("result") or {}
-    eff = res.get("effective_min_duration_ms")
+def reproduce_command(rep: RunReport, mode: str | None = None, execution: str = "valid"
+                      ) -> str:
+    """The ``harness run`` command that makes a run like ``rep`` in ``mode`` and
+    ``execution`` mode (options generated from its config; ``--dataset DATASET`` appended
+    for an accuracy run of a config that has none)."""
+    cfg = rep.config
+    mode = mode or cfg.mode.name
+    needs_data = mode == "accuracy" and not cfg.data.dataset
+    cfg = replace(cfg, mode=replace(cfg.mode, name="performance" if needs_data else mode,
+                                    reference_run=None),
+                  execution=replace(cfg.execution, kind=execution,
+                                    duration_ms=cfg.execution.duration_ms
+                                    if execution == "test" else None))
+    args = to_arguments(cfg)
+    if needs_data:
+        args += ["--mode", "accuracy", "--dataset", "DATASET"]
+    return shlex.join(["harness", "run", *args])
+
+
+def _duration_ok(rep: RunReport, min_duration_s: float) -> bool:
+    eff = rep.result.effective_min_duration_ms if rep.result else None
     return eff is not None and float(eff) >= min_duration_s * 1000
 
 
-def _usable(m: dict[str, Any], mode: str, min_duration_s: float | None) -> bool:
-    cfg = m["config"]
-    if m.get("status") != "complete" or cfg.get("mode") != mode:
+def _usable(rep: RunReport, mode: str, min_duration_s: float | None) -> bool:
+    if not rep.complete or rep.config.mode.name != mode:
         return False
-    if cfg.get("execution") != "valid":
+    if rep.config.execution.kind != "valid":
         if min_duration_s is None:
             return False
-        if mode == "performance" and not _duration_ok(m, min_duration_s):
+        if mode == "performance" and not _duration_ok(rep, min_duration_s):
             return False
     if mode == "performance":
-        return (m.get("result") or {}).get("validity") == "VALID"
-    return bool(m.get("accuracy"))
+        return rep.valid and rep.result.score is not None and not rep.result.log_truncated
+    return bool(rep.accuracy)
 
 
-def select(runs: list[tuple[Path, dict[str, Any]]], min_duration_s: float | None = None,
+def select(runs: list[RunReport], min_duration_s: float | None = None,
            precision: str | None = None, models: list[str] | None = None,
-           scenarios: list[str] | None = None) -> list[Result]:
+           scenarios_: list[str] | None = None, allow_gate_fail: bool = False
+           ) -> list[Result]:
     """The newest usable performance and accuracy run per (model, precision, scenario).
 
     Args:
         runs: :func:`collect_runs` output.
         min_duration_s: tests only: accept test-mode runs at least this long.
-        precision, models, scenarios: only runs of these (None: all found).
+        precision, models, scenarios_: only runs of these (None: all found).
+        allow_gate_fail: accept an accuracy run whose 99% gate FAILed (marked loudly in
+            the tree) instead of refusing it.
 
     Raises:
-        HarnessError: no usable run at all, or a result lacking a valid performance or
-            accuracy run (all such gaps are listed with the commands that fill them).
+        HarnessError: no usable run at all, a result lacking a valid performance or
+            accuracy run (all such gaps are listed with the commands that fill them), or an
+            accuracy run that failed the 99% gate.
     """
-    from .. import compliance
-
-    groups: dict[tuple[str, str, str], dict[str, list]] = {}
-    for d, m in runs:
-        cfg = m["config"]
-        if (precision and cfg.get("precision") != precision) or \
-                (models and cfg.get("model") not in models) or \
-                (scenarios and cfg.get("scenario") not in scenarios):
+    groups: dict[tuple[str, str, str], dict[str, list[RunReport]]] = {}
+    for rep in runs:
+        cfg = rep.config
+        if (precision and cfg.precision != precision) or \
+                (models and cfg.model.name not in models) or \
+                (scenarios_ and cfg.scenario.name not in scenarios_):
             continue
-        key = (cfg["model"], precision_folder(cfg.get("backend", "openvino"), cfg["precision"]),
-               cfg["scenario"])
+        key = (cfg.model.name, precision_folder(cfg.backend.name, cfg.precision),
+               cfg.scenario.name)
         groups.setdefault(key, {"performance": [], "accuracy": []})
-        if cfg.get("mode") in ("performance", "accuracy"):
-            groups[key][cfg["mode"]].append((d, m))
+        groups[key][cfg.mode.name].append(rep)
     if not groups:
-        raise HarnessError("no runs found: run the benchmarks first (make submission, or "
-                           "harness run ... --execution valid)")
-    results, missing = [], []
+        raise HarnessError("no runs found: run the benchmarks first (harness "
+                           "prepare-submission, or harness run ... --execution valid)")
+    results, missing, failed_gate = [], [], []
     for (model, prec, scen), g in sorted(groups.items()):
         if not g["performance"]:
             continue  # an accuracy run alone is no result
-        perf = [x for x in g["performance"] if _usable(x[1], "performance", min_duration_s)]
-        acc = [x for x in g["accuracy"] if _usable(x[1], "accuracy", min_duration_s)]
-        example = _newest(g["performance"])[1]["config"]
+        perf = [r for r in g["performance"] if _usable(r, "performance", min_duration_s)]
+        acc = [r for r in g["accuracy"] if _usable(r, "accuracy", min_duration_s)]
+        example = _newest(g["performance"])
         if not perf:
-            done = [x for x in g["performance"] if x[1].get("status") == "complete"]
+            done = [r for r in g["performance"] if r.complete]
             why = ("only test-mode runs" if done and all(
-                x[1]["config"].get("execution") != "valid" for x in done)
+                r.config.execution.kind != "valid" for r in done)
                 else "no complete VALID valid-mode run")
             missing.append(f"{model} {prec} {scen} performance: {why} (newest: "
-                           f"{_newest(g['performance'])[0]}); make it with: "
+                           f"{example.run_dir}); make it with: "
                            f"{reproduce_command(example, 'performance')}")
         if not acc:
-            src = _newest(g["accuracy"])[1]["config"] if g["accuracy"] else example
+            src = _newest(g["accuracy"]) if g["accuracy"] else example
             missing.append(f"{model} {prec} {scen} accuracy: no complete "
                            f"{'valid-mode ' if min_duration_s is None else ''}accuracy run; "
-                           f"make it with: {reproduce_command(src, 'accuracy')}"
-                           + ("" if src.get("dataset") else " --dataset DATASET"))
+                           f"make it with: {reproduce_command(src, 'accuracy')}")
         if perf and acc:
-            p, a = _newest(perf), _newest(acc)
-            r = Result(model, prec, scen, p[0], p[1], a[0], a[1])
-            for test in compliance.TESTS:
-                rec = compliance.latest_result(p[0].parent.parent, test)
-                if rec and Path(rec["reference_run"]).resolve() == p[0]:
+            a = _newest(acc)
+            if a.gate_passed is False and not allow_gate_fail:
+                g_ = a.accuracy_gate
+                failed_gate.append(f"{model} {prec} {scen}: {a.run_dir} FAILED the 99% gate "
+                                   f"({g_.get('metric')} {g_.get('value'):.3f}% = "
+                                   f"{g_.get('ratio'):.4f} of FP32 "
+                                   f"{g_.get('reference_value'):.3f}%)")
+            r = Result(model, prec, scen, _newest(perf), a)
+            for test in rules.COMPLIANCE_TESTS_RUN:
+                rec = latest_compliance(r.perf.path.parent.parent, test)
+                if rec and Path(rec["reference_run"]).resolve() == r.perf.path.resolve():
                     r.compliance[test] = rec
             results.append(r)
     if missing:
         raise HarnessError("cannot build the submission; missing valid runs:\n  "
                            + "\n  ".join(missing))
+    if failed_gate:
+        raise HarnessError("cannot build the submission: accuracy below 99% of FP32 (MLPerf's "
+                           "rule for optimized and INT8 models):\n  " + "\n  ".join(failed_gate)
+                           + "\nFix the model (e.g. --max-accuracy-drop 0.01), or give "
+                             "--allow-gate-fail to submit it marked as failing the gate")
     if not results:
         raise HarnessError("no performance runs found among the given runs")
     precisions: dict[str, set] = {}
@@ -200,23 +229,38 @@ def select(runs: list[tuple[Path, dict[str, Any]]], min_duration_s: float | None
     return results
 
 
+def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
+    """The newest readable ``compliance.json`` of ``test`` below a scenario folder."""
+    base = Path(scenario_dir) / "compliance" / test
+    if not base.is_dir():
+        return None
+    for d in sorted(base.iterdir(), reverse=True):
+        try:
+            rec = json.loads((d / "compliance.json").read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(rec, dict) and rec.get("reference_run"):
+            return rec
+    return None
+
+
 # --- contents -----------------------------------------------------------------------------
 
-def _weights_text(m: dict[str, Any]) -> str:
-    w = m.get("weights") or {}
+def _weights_text(rep: RunReport) -> str:
+    w = rep.weights
     if w.get("kind") == "random":
         return f"none: random initialisation ({w.get('identity')}), untrained"
     return str(w.get("path") or w.get("identity") or "unknown")
 
 
-def _weight_transformations(m: dict[str, Any]) -> str:
-    prec = m["config"]["precision"]
-    model_info = json.dumps((m.get("backend") or {}).get("model") or {}).lower()
-    src = (m.get("card") or {}).get("source") or {}
+def _weight_transformations(rep: RunReport) -> str:
+    prec = rep.config.precision
+    model_info = json.dumps(rep.backend.get("model") or {}).lower()
+    src = rep.card.get("source") or {}
     if prec == "int8":
         if str(src.get("path", "")).endswith(".tflite") or "tflite" in model_info:
             return "none: the model file is already uint8-quantized (TFLite)"
-        cal = (m.get("quantization") or {}).get("calibration") or {}
+        cal = (rep.quantization or {}).get("calibration") or {}
         data = cal.get("dataset") or {}
         where = data.get("path") or data.get("kind") or "unknown data"
         how = f"list {cal['list_file']}" if cal.get("list_file") else cal.get("source", "")
@@ -231,43 +275,47 @@ def _weight_transformations(m: dict[str, Any]) -> str:
 
 def measurements(r: Result) -> dict[str, Any]:
     """``measurements.json`` (keys of ``rules.MEASUREMENTS_REQUIRED_FIELDS`` and more)."""
-    m = r.perf_manifest
-    card = m.get("card") or {}
+    rep = r.perf
+    card = rep.card
     weight_types = {"int8": "int8", "fp32": "fp32", "bf16": "fp32"}.get(
-        m["config"]["precision"], m["config"]["precision"])
+        rep.config.precision, rep.config.precision)
     if str((card.get("source") or {}).get("path", "")).endswith(".tflite"):
         weight_types = "uint8"
     return {
         "input_data_types": (card.get("input") or {}).get("dtype", "float32"),
         "retraining": "No",
-        "starting_weights_filename": _weights_text(m),
+        "starting_weights_filename": _weights_text(rep),
         "weight_data_types": weight_types,
-        "weight_transformations": _weight_transformations(m),
+        "weight_transformations": _weight_transformations(rep),
         "harness_model": r.model,
         "harness_precision": r.precision,
         "loadgen_benchmark": card.get("benchmark"),
-        "dataset_performance": (m.get("dataset") or {}),
-        "dataset_accuracy": (r.accuracy_manifest.get("dataset") or {}),
+        "dataset_performance": rep.dataset,
+        "dataset_accuracy": r.accuracy.dataset,
+        "accuracy_gate": r.accuracy.accuracy_gate,
     }
 
 
-def _as_command(m: dict[str, Any]) -> str:
-    """The command line a run was made with, as ``harness ...`` (argv[0] normalised)."""
-    argv = m.get("command") or []
-    return shlex.join(["harness", *argv[1:]]) if argv else reproduce_command(m["config"])
+def _as_command(rep: RunReport) -> str:
+    """The command that reproduces a run: ``harness run`` with its config's options."""
+    return shlex.join(["harness", "run", *to_arguments(rep.config)])
 
 
 def readme(r: Result, test_tree: bool) -> str:
     """The result's README.md: what it is and the exact commands that reproduce it."""
-    pm, am = r.perf_manifest, r.accuracy_manifest
-    res = pm.get("result") or {}
+    pm, am = r.perf, r.accuracy
+    res = pm.result
     lines = [f"# {r.model} ({r.precision}) {r.scenario}", ""]
     if test_tree:
         lines += ["**TEST TREE: built from short test-mode runs with a lowered minimum "
                   "duration; not a valid submission.**", ""]
+    if am.gate_passed is False:
+        g = am.accuracy_gate
+        lines += [f"**ACCURACY GATE FAIL: {g.get('metric')} {g.get('value'):.3f}% is "
+                  f"{g.get('ratio'):.4f} of the FP32 reference {g.get('reference_value'):.3f}%, "
+                  f"below the 99% MLPerf requires of optimized and INT8 models.**", ""]
     lines += ["Produced with the MLPerf-style OpenVINO harness "
-              f"(version {pm.get('harness_version')}, commit "
-              f"{(pm.get('git') or {}).get('commit')}).", "",
+              f"(version {pm.harness_version}, commit {pm.git.get('commit')}).", "",
               "## Reproduce", "", "Performance run:", "", "```",
               _as_command(pm), "```", "",
               "Accuracy run:", "", "```",
@@ -278,32 +326,26 @@ def readme(r: Result, test_tree: bool) -> str:
                               rec.get("execution", "test"), "<performance run>"])
                   for t, rec in sorted(r.compliance.items())]
         lines += ["```", ""]
-    qps = (pm.get("loadgen") or {}).get("server_target_qps")
-    parts = [f"samples/s {res['samples_per_second']}"] \
-        if res.get("samples_per_second") is not None else []
-    if r.scenario != "Offline":  # Offline latencies are time-to-completion, no metric
-        parts += [f"p90 {res.get('p90_ms')} ms", f"p99 {res.get('p99_ms')} ms"]
-    metric = ", ".join(parts)
-    perf_data = pm.get("dataset") or {}
+    qps = pm.loadgen.get("server_target_qps")
+    scenario = scenarios.get(r.scenario)
+    acc = am.accuracy or {}
+    perf_data = pm.dataset
     lines += ["## Notes", "",
-              f"- Result: {res.get('validity')}, {metric}.",
-              f"- Weights: {(pm.get('weights') or {}).get('note')}.",
+              f"- Result: {scenario.describe(res)}.",
+              f"- Weights: {pm.weights.get('note')}.",
               f"- Performance data: {perf_data.get('path') or perf_data.get('kind', 'see run.json')}"
-              f"; accuracy data: "
-              f"{(am.get('dataset') or {}).get('path', '')} "
-              f"({(am.get('accuracy') or {}).get('total')} samples).",
-              f"- Accuracy: {(am.get('accuracy') or {}).get('metric')} = "
-              f"{(am.get('accuracy') or {}).get('value')}%."]
+              f"; accuracy data: {am.dataset.get('path', '')} ({acc.get('total')} samples).",
+              f"- Accuracy: {acc.get('metric')} = {acc.get('value')}%."]
     if qps:
         lines.append(f"- Server target QPS {qps.get('value')} from {qps.get('source')}.")
     return "\n".join(lines) + "\n"
 
 
 def src_readme(results: list[Result]) -> str:
-    m = results[0].perf_manifest
-    git = m.get("git") or {}
+    m = results[0].perf
+    git = m.git
     return ("# Source\n\nThe results were produced with the MLPerf-style inference harness "
-            f"(python package `mlperf-ov-harness`), version {m.get('harness_version')}, git "
+            f"(python package `mlperf-ov-harness`), version {m.harness_version}, git "
             f"commit `{git.get('commit')}`{' (uncommitted changes present)' if git.get('dirty') else ''}.\n\n"
             "Each result's README.md lists the exact `harness run` commands; "
             "docs/submission.md of the harness describes the whole procedure.\n")
@@ -312,9 +354,8 @@ def src_readme(results: list[Result]) -> str:
 def plan(results: list[Result], out: Path, division: str, submitter: str, system: str,
          system_json: dict[str, Any], min_duration_s: float | None
          ) -> list[tuple[Path, Any]]:
-    """The files of the tree: ``(destination, source Path | text | ("truncate", Path))``."""
-    from . import rules
-
+    """The files of the tree: ``(destination, source Path | text | ("truncate", Path))``;
+    an accuracy log is truncated only when it is larger than the checker allows."""
     root = out / division / submitter
     test_tree = min_duration_s is not None
     files: list[tuple[Path, Any]] = [
@@ -322,20 +363,23 @@ def plan(results: list[Result], out: Path, division: str, submitter: str, system
         (root / "src" / "README.md", src_readme(results))]
     mapping = {}
     for r in results:
-        bench = (r.perf_manifest.get("card") or {}).get("benchmark", "")
+        bench = r.perf.card.get("benchmark", "")
         official = rules.LOADGEN_TO_CHECKER.get(bench, bench)
         if r.folder not in rules.OFFICIAL_MODELS:
             mapping[r.folder] = official
         d = root / "results" / system / r.folder / r.scenario
+        perf, acc = r.perf.path, r.accuracy.path
         files += [(d / "README.md", readme(r, test_tree)),
-                  (d / "user.conf", r.perf / "user.conf"),
+                  (d / "user.conf", perf / "user.conf"),
                   (d / "measurements.json", json.dumps(measurements(r), indent=2) + "\n")]
         for f in rules.REQUIRED_PERF_FILES:
-            files.append((d / "performance" / "run_1" / f, r.perf / f))
+            files.append((d / "performance" / "run_1" / f, perf / f))
         for f in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "accuracy.txt"):
-            files.append((d / "accuracy" / f, r.accuracy / f))
+            files.append((d / "accuracy" / f, acc / f))
+        log = acc / "mlperf_log_accuracy.json"
         files.append((d / "accuracy" / "mlperf_log_accuracy.json",
-                      ("truncate", r.accuracy / "mlperf_log_accuracy.json")))
+                      ("truncate", log) if log.stat().st_size > rules.MAX_ACCURACY_LOG_SIZE
+                      else log))
         for test, rec in sorted(r.compliance.items()):
             cdir, audit = Path(rec["out_dir"]), Path(rec["audit_run"])
             for f in ("verify_accuracy.txt", "verify_performance.txt"):
@@ -352,25 +396,95 @@ def plan(results: list[Result], out: Path, division: str, submitter: str, system
         "division": division, "submitter": submitter, "system": system,
         "test_tree": test_tree, "min_duration_s": min_duration_s,
         "results": [{"model": r.model, "folder": r.folder, "precision": r.precision,
-                     "scenario": r.scenario, "performance_run": str(r.perf),
-                     "accuracy_run": str(r.accuracy),
+                     "scenario": r.scenario, "performance_run": r.perf.run_dir,
+                     "accuracy_run": r.accuracy.run_dir,
+                     "accuracy_gate": (r.accuracy.accuracy_gate or {}).get("result"),
                      "compliance": {t: rec["out_dir"] for t, rec in r.compliance.items()}}
                     for r in results]}, indent=2) + "\n"))
     return files
 
 
-def write(files: list[tuple[Path, Any]]) -> None:
-    """Write the planned files (the tree must not exist yet)."""
-    from .truncate import truncate_accuracy_log
+def write(files: list[tuple[Path, Any]], out: Path) -> None:
+    """Write the planned files below ``out`` (whose division folder must not exist yet):
+    first into a hidden sibling folder, then moved into place, so a failure (disk full)
+    leaves no partial tree.
 
-    for dst, src in files:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(src, str):
-            dst.write_text(src)
-        elif isinstance(src, tuple):
-            truncate_accuracy_log(src[1], dst)
-        else:
-            shutil.copyfile(src, dst)
+    Raises:
+        HarnessError: a file cannot be written (nothing is left behind).
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.partial-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}"
+    try:
+        for dst, src in files:
+            target = tmp / dst.relative_to(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(src, str):
+                target.write_text(src)
+            elif isinstance(src, tuple):
+                truncate_accuracy_log(src[1], target)
+            else:
+                shutil.copyfile(src, target)
+        out.mkdir(exist_ok=True)
+        for item in tmp.iterdir():
+            item.rename(out / item.name)
+    except OSError as exc:
+        raise HarnessError(f"cannot write the submission tree {out}: "
+                           f"{exc.strerror or exc}; nothing was left behind") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build(run_paths: list[Path], out: Path, submitter: str, system: str,
+          system_file: Path | None = None, division: str = "open",
+          precision: str | None = None, models: list[str] | None = None,
+          scenarios_: list[str] | None = None, min_duration_s: float | None = None,
+          allow_gate_fail: bool = False, dry_run: bool = False,
+          system_defaults: dict[str, Any] | None = None
+          ) -> tuple[Path, list[tuple[Path, Any]], list[Result]]:
+    """Select the runs and write the tree (see the module docstring).
+
+    ``system_defaults`` are system description keys the caller knows (e.g. the system type
+    it ran for); the ``system_file`` overrides them.
+
+    Returns:
+        ``(tree root <out>/<division>/<submitter>, planned files, results)``.
+
+    Raises:
+        HarnessError: bad arguments, an existing tree, missing runs, a failed gate.
+    """
+    if division != "open":
+        raise HarnessError(f"division '{division}' is not supported; the harness builds "
+                           f"open-division trees (--division open)")
+    for name, value in (("submitter", submitter), ("system", system)):
+        if not value or "/" in value or value.startswith("."):
+            raise HarnessError(f"--{name} '{value}' must be a plain folder name")
+    root = Path(out) / division / submitter
+    if root.exists() and not dry_run:
+        raise HarnessError(f"{root} already exists; choose a new -o folder (an existing "
+                           f"submission is never overwritten)")
+    bad = [s for s in (scenarios_ or []) if s not in rules.SCENARIOS]
+    if bad:
+        raise HarnessError(f"--scenarios: unknown {', '.join(bad)}; valid: "
+                           f"{', '.join(rules.SCENARIOS)}")
+    runs, unreadable = collect_runs(run_paths)
+    for line in unreadable:
+        print(f"WARNING: skipped an unreadable run: {line}")
+    results = select(runs, min_duration_s, precision, models, scenarios_, allow_gate_fail)
+    user = {**(system_defaults or {}), **systems.load_user_file(system_file)}
+    desc, defaulted = systems.describe(division, submitter, system, user)
+    files = plan(results, Path(out), division, submitter, system, desc, min_duration_s)
+    for r in results:
+        tests = ", ".join(sorted(r.compliance)) or "no compliance tests"
+        gate = " (ACCURACY GATE FAIL)" if r.accuracy.gate_passed is False else ""
+        print(f"{r.folder} {r.scenario}: performance {r.perf.run_dir}\n    accuracy "
+              f"{r.accuracy.run_dir}{gate}; {tests}")
+    if defaulted:
+        print(f"WARNING: systems/{system}.json: placeholders for {', '.join(defaulted)}; "
+              f"give them in --system-file")
+    if not dry_run:
+        write(files, Path(out))
+    return root, files, results
 
 
 # --- CLI ----------------------------------------------------------------------------------
@@ -391,52 +505,27 @@ def add_arguments(p) -> None:
     p.add_argument("--results-dir", default="results")
     p.add_argument("-o", "--output", required=True, help="submission folder to create")
     p.add_argument("--dry-run", action="store_true", help="list what would be written")
+    p.add_argument("--allow-gate-fail", action="store_true",
+                   help="accept accuracy runs that failed the 99%% gate, marked so in the tree")
     p.add_argument("--min-duration-s", type=float, default=None,
                    help="TESTS ONLY: accept test-mode runs at least this long; the tree is "
                         "marked as a test tree")
 
 
-def run(args) -> int:
-    from . import systems
-
-    if args.division != "open":
-        raise HarnessError(f"division '{args.division}' is not supported; the harness builds "
-                           f"open-division trees (--division open)")
-    for name, value in (("submitter", args.submitter), ("system", args.system)):
-        if not value or "/" in value or value.startswith("."):
-            raise HarnessError(f"--{name} '{value}' must be a plain folder name")
+def main(args) -> int:
     out = Path(args.output)
-    root = out / args.division / args.submitter
-    if root.exists() and not args.dry_run:
-        raise HarnessError(f"{root} already exists; choose a new -o folder (an existing "
-                           f"submission is never overwritten)")
-    from . import rules
-
-    bad = [s for s in (args.scenarios or []) if s not in rules.SCENARIOS]
-    if bad:
-        raise HarnessError(f"--scenarios: unknown {', '.join(bad)}; valid: "
-                           f"{', '.join(rules.SCENARIOS)}")
-    runs = collect_runs([Path(p) for p in (args.runs or [args.results_dir])])
-    results = select(runs, args.min_duration_s, args.precision, args.models, args.scenarios)
-    user = systems.load_user_file(Path(args.system_file) if args.system_file else None)
-    desc, defaulted = systems.describe(args.division, args.submitter, args.system, user)
-    files = plan(results, out, args.division, args.submitter, args.system, desc,
-                 args.min_duration_s)
-    for r in results:
-        tests = ", ".join(sorted(r.compliance)) or "no compliance tests"
-        print(f"{r.folder} {r.scenario}: performance {r.perf}\n    accuracy {r.accuracy}; "
-              f"{tests}")
-    if defaulted:
-        print(f"WARNING: systems/{args.system}.json: placeholders for {', '.join(defaulted)}; "
-              f"give them in --system-file")
+    root, files, _ = build(
+        [Path(p) for p in (args.runs or [args.results_dir])], out, args.submitter,
+        args.system, Path(args.system_file) if args.system_file else None, args.division,
+        args.precision, args.models, args.scenarios, args.min_duration_s,
+        args.allow_gate_fail, args.dry_run)
     if args.dry_run:
         print(f"dry run: would write {len(files)} files:")
         for dst, src in files:
             how = ("text" if isinstance(src, str) else
-                   f"truncated from {src[1]}" if isinstance(src, tuple) else f"from {src}")
+                   f"truncated from {src[1]}" if isinstance(src, tuple) else f"copied from {src}")
             print(f"  {dst} ({how})")
         return 0
-    write(files)
     print(f"submission tree: {root} ({len(files)} files)")
     print(f"check it: harness check-submission {out}"
           + (f" --min-duration-s {args.min_duration_s:g}" if args.min_duration_s else ""))

@@ -72,8 +72,12 @@ def check_system(path: Path, division: str, submitter: str, rep: Report) -> dict
         return None
     try:
         desc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         rep.error(path, f"not valid JSON: {exc}")
+        return None
+    if not isinstance(desc, dict):
+        rep.error(path, f"not a system description (a JSON {type(desc).__name__}, expected "
+                        f"an object of 'key': 'value' pairs)")
         return None
     for key in rules.SYSTEM_REQUIRED_FIELDS:
         if key not in desc:
@@ -220,7 +224,11 @@ def check_accuracy(d: Path, model: str, division: str, rep: Report) -> None:
 
 
 def check_compliance(d: Path, model: str, rep: Report) -> None:
-    for test in ("TEST01", "TEST04", "TEST05"):
+    for test in rules.RETIRED_TESTS:
+        if (d / test).is_dir():
+            rep.warn(d / test, f"{test} is retired (round v6.1 runs TEST01 and TEST04); "
+                               f"the checker ignores it")
+    for test in rules.COMPLIANCE_TESTS_RUN:
         t = d / test
         if not t.is_dir():
             if test in rules.COMPLIANCE_TESTS.get(model, ()):
@@ -303,14 +311,19 @@ def add_arguments(p) -> None:
                    help="TESTS ONLY: minimum duration instead of the official 600 s")
 
 
-def run(args) -> int:
-    rep = check_tree(Path(args.dir), args.min_duration_s)
+def print_report(rep: Report, min_duration_s: float | None = None) -> None:
+    """Print a check's warnings, errors and tally."""
     for path, msg in rep.warnings:
         print(f"WARNING {path}: {msg}")
     for path, msg in rep.errors:
         print(f"ERROR {path}: {msg}")
-    if args.min_duration_s is not None:
-        print(f"NOTE: minimum duration lowered to {args.min_duration_s:g} s (tests only)")
+    if min_duration_s is not None:
+        print(f"NOTE: minimum duration lowered to {min_duration_s:g} s (tests only)")
     print(f"{rep.checked} result(s) checked: {len(rep.errors)} error(s), "
           f"{len(rep.warnings)} warning(s)")
+
+
+def main(args) -> int:
+    rep = check_tree(Path(args.dir), args.min_duration_s)
+    print_report(rep, args.min_duration_s)
     return 1 if rep.errors else 0

@@ -79,3 +79,18 @@ EARLY_STOPPING_SCENARIOS = ("Server", "SingleStream", "MultiStream")
 IGNORED_ERRORS = ("Loadgen built with uncommitted changes!",)
 #: Compliance tests the round asks of each benchmark (closed; optional in open).
 COMPLIANCE_TESTS = {"resnet": ("TEST01", "TEST04"), "retinanet": ("TEST01",)}
+#: The compliance tests of round v6.1 (TEST05 was retired upstream in 2024-11).
+COMPLIANCE_TESTS_RUN = ("TEST01", "TEST04")
+RETIRED_TESTS = ("TEST05",)
+
+#: Scenarios a system type requires per benchmark (constants.py ``REQUIRED_*`` tables of
+#: round v6.1): ResNet-50 on ``edge`` needs SingleStream, MultiStream and Offline;
+#: ``datacenter`` Server and Offline; ``datacenter,edge`` all four.
+REQUIRED_SCENARIOS = {
+    "edge": {"resnet": ("SingleStream", "MultiStream", "Offline"),
+             "retinanet": ("SingleStream", "MultiStream", "Offline")},
+    "datacenter": {"resnet": ("Server", "Offline"), "retinanet": ("Server", "Offline")},
+    "datacenter,edge": {"resnet": ("SingleStream", "MultiStream", "Offline", "Server"),
+                        "retinanet": ("SingleStream", "MultiStream", "Offline", "Server")},
+}
+REQUIRED_SCENARIOS["edge,datacenter"] = REQUIRED_SCENARIOS["datacenter,edge"]

@@ -13,6 +13,13 @@ Prints the IR path, its size (MB), and the calibration facts recorded beside it.
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from .. import cards, model_stats
+from .. import weights as weights_mod
+from ..backends.openvino import quantization
+from ..backends.openvino.config import QuantizationConfig
+from ..errors import HarnessError
 
 HELP = "quantize a model to INT8 with NNCF (cached IR; no LoadGen run)"
 
@@ -38,32 +45,26 @@ def add_arguments(p) -> None:
                    help="write the seeded calibration draw as a list file and stop")
 
 
-def run(args) -> int:
-    from . import cards, model_stats, quantization
-    from . import weights as weights_mod
-    from .errors import HarnessError
-
+def main(args) -> int:
     card = cards.load(args.model)
-    config = quantization.QuantizationConfig(
-        dataset=args.dataset or None, calibration_list=args.calibration_list,
+    config = QuantizationConfig(
+        calibration_dataset=args.dataset or None, calibration_list=args.calibration_list,
         calibration_count=args.calibration_count, max_accuracy_drop=args.max_accuracy_drop,
         validation_count=args.validation_count, validation_overlap=args.validation_overlap)
     if args.write_list:
-        if not config.dataset:
+        if not config.calibration_dataset:
             raise HarnessError("--write-list needs --dataset")
         cal = quantization.calibration_set(card, config)
         if cal.names is None:
             raise HarnessError(f"the {card.dataset} reader does not expose sample names")
-        from pathlib import Path
-
         Path(args.write_list).write_text(
-            f"# {len(cal.names)} calibration images of {config.dataset}, {cal.source}\n"
-            + "\n".join(cal.names) + "\n")
+            f"# {len(cal.names)} calibration images of {config.calibration_dataset}, "
+            f"{cal.source}\n" + "\n".join(cal.names) + "\n")
         print(f"wrote {args.write_list} ({len(cal.names)} names)")
         return 0
     mode = "accuracy" if args.max_accuracy_drop is not None else "performance"
     weights = weights_mod.resolve(card, args.weights, mode)
-    xml = quantization.int8_model(card, weights, config=config)
+    xml = quantization.int8_model(card, weights, config)
     info = quantization.read_info(xml)
     cal = dict(info.get("calibration", {}))
     for key in ("indices", "names"):

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import openvino as ov
 
-from .cards import ModelCard
-from .errors import HarnessError
-from .paths import cache_dir
-from .weights import Weights
+from ...cards import ModelCard
+from ...errors import HarnessError
+from ...paths import cache_dir
+from ...weights import Weights
 
 
 def cache_key(card: ModelCard, weights: Weights, precision: str, **extra) -> str:
@@ -45,9 +45,11 @@ def cached_ir(key: str, build, label: str) -> Path:
         print(f"converting {label} to OpenVINO IR (cached for later runs)...", flush=True)
         model = build(tmp)
         ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.rename(final)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process finished the same entry first: keep its copy
+            if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
+                raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -75,9 +77,9 @@ def fp32_model(card: ModelCard, weights: Weights) -> Path:
             except Exception as exc:
                 raise HarnessError(f"OpenVINO cannot read model file {weights.path}: "
                                    f"{exc.__class__.__name__}: {str(exc)[:300]}") from exc
-        import torch
+        import torch  # imported on use: torch loads slowly
 
-        from .networks import load_torch_model
+        from ...networks import load_torch_model  # builds torch modules (imports torch)
 
         module = load_torch_model(card, weights)
         example = torch.zeros(card.input_shape, dtype=getattr(torch, card.input_dtype))
@@ -85,27 +87,3 @@ def fp32_model(card: ModelCard, weights: Weights) -> Path:
             return ov.convert_model(module, example_input=example, input=[card.input_shape])
 
     return cached_ir(key, build, f"{card.name} ({weights.identity})")
-
-
-def int8_model(card: ModelCard, weights: Weights, **kwargs) -> Path:
-    """The NNCF-quantized INT8 IR (see :func:`harness.quantization.int8_model`; NNCF is
-    imported only when INT8 is asked for)."""
-    from .quantization import int8_model as build_int8
-
-    return build_int8(card, weights, **kwargs)
-
-
-#: Precision -> function returning the IR for it; issue-specific precisions (int8) register here.
-PRECISION_BUILDERS = {"fp32": fp32_model, "bf16": fp32_model, "int8": int8_model}
-
-
-def model_for_precision(card: ModelCard, weights: Weights, precision: str) -> Path:
-    """The IR to compile for ``precision`` (fp32 and bf16 share the FP32 IR).
-
-    Raises:
-        HarnessError: a precision with no builder.
-    """
-    if precision not in PRECISION_BUILDERS:
-        raise HarnessError(f"precision '{precision}' is not available; valid: "
-                           f"{', '.join(PRECISION_BUILDERS)}")
-    return PRECISION_BUILDERS[precision](card, weights)

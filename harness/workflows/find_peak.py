@@ -7,7 +7,7 @@ early-stopping estimate confirms it. The submitter picks the target; this module
 
 1. a short Offline run measures samples/s: an upper bound of any Server rate;
 2. bisection on ``[0, Offline samples/s]`` with short Server test runs (each in its own
-   process, see :mod:`harness.scenarios`), each long enough for ``--min-queries`` queries
+   process, through the launcher), each long enough for ``--min-queries`` queries
    (LoadGen's early stopping needs a few hundred to confirm a p99);
 3. a longer confirming run at the best VALID point, stepping down 10% until one confirms;
 4. the points (target QPS, p99 latency, valid or not, bound, run directory) are saved to
@@ -15,7 +15,7 @@ early-stopping estimate confirms it. The submitter picks the target; this module
    (plus a plot), and the peak is recorded per backend configuration in
    ``<results>/<system>/<model>/<precision>/Server/peak.json``. Later Server runs of the same
    system, model, precision and configuration use it when neither ``--target-qps`` nor the
-   user.conf sets a target (:func:`recorded_peak`, read by :mod:`harness.runner`).
+   user.conf sets a target (:mod:`harness.scenarios.server` reads and writes ``peak.json``).
 
 LoadGen also has a FindPeakPerformance mode; it runs in one process for a long time and
 reports nothing about the points it tried, so the harness drives the search itself.
@@ -23,16 +23,21 @@ reports nothing about the points it tried, so the harness drives the search itse
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import sys
-import tempfile
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import HarnessError, NoValidServerTarget
+from .. import cards, system
+from ..errors import HarnessError, NoValidServerTarget
+from ..files import write_json_atomic
+from ..launchers import Launcher, for_many
+from ..run import config as run_config
+from ..run.config import RunConfig
+from ..run.report import RunReport
+from ..run.results import precision_folder
+from ..scenarios import server as server_scenario
 
 HELP = "search the highest VALID Server target QPS at the latency bound and record it"
 
@@ -45,103 +50,29 @@ CONFIRM_ATTEMPTS = 3
 #: An INVALID point whose p99 is within this fraction of the p99 at twice its load shows a
 #: latency floor: the tail is the system's, not the queue's (see :func:`_plateau`).
 PLATEAU_TOLERANCE = 0.15
-PEAK_FILE = "peak.json"
 
 
-def config_key(settings: dict[str, Any]) -> str:
-    """The backend configuration a peak belongs to, e.g.
-    ``device=CPU hint=THROUGHPUT streams=None threads=None nireq=None``.
-
-    Args:
-        settings: :meth:`harness.backends.BackendSettings.to_dict` of the run.
-    """
-    return " ".join(f"{k}={settings.get(k)}" for k in ("device", "hint", "streams", "threads",
-                                                       "nireq"))
-
-
-def server_dir(results_dir: Path, system: str, model: str, precision_folder: str) -> Path:
-    """``<results>/<system>/<model>/<precision>/Server``."""
-    return Path(results_dir) / system / model / precision_folder / "Server"
-
-
-def recorded_peak(results_dir: Path, system: str, model: str, precision_folder: str,
-                  settings: dict[str, Any]) -> dict[str, Any] | None:
-    """The Server peak ``harness find-peak`` recorded for this configuration, or None.
-
-    Returns:
-        ``{"target_qps": float (samples/s), "file": str, "search": str, ...}``.
-    """
-    path = server_dir(results_dir, system, model, precision_folder) / PEAK_FILE
-    if not path.is_file():
-        return None
-    try:
-        entry = json.loads(path.read_text()).get(config_key(settings))
-    except (OSError, json.JSONDecodeError):
-        return None
-    if not entry or not entry.get("target_qps"):
-        return None
-    return {**entry, "file": str(path)}
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def record_peak(results_dir: Path, system: str, model: str, precision_folder: str,
-                settings: dict[str, Any], entry: dict[str, Any]) -> Path:
-    """Add or replace this configuration's entry in ``peak.json`` (atomic write)."""
-    path = server_dir(results_dir, system, model, precision_folder) / PEAK_FILE
-    data = {}
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            data = {}
-    data[config_key(settings)] = entry
-    _write_json_atomic(path, data)
-    return path
+def search_dir(config: RunConfig) -> Path:
+    """``<results>/<system>/<model>/<precision>/Server``: where searches and peak.json go."""
+    return server_scenario.peak_file(
+        Path(config.execution.results_dir),
+        config.execution.system or system.default_system_name(), config.model.name,
+        precision_folder(config.backend.name, config.precision)).parent
 
 
 # --- the search ---------------------------------------------------------------------------
 
-def _run_args(args, scenario: str) -> list[str]:
-    out = ["--model", args.model, "--scenario", scenario, "--precision", args.precision,
-           "--backend", args.backend, "--execution", "test", "--device", args.device]
-    for flag, value in (("--dataset", args.dataset), ("--count", args.count),
-                        ("--weights", args.weights), ("--hint", args.hint),
-                        ("--streams", args.streams), ("--threads", args.threads),
-                        ("--nireq", args.nireq), ("--system", args.system),
-                        ("--user-conf", args.user_conf),
-                        ("--calibration-dataset", args.calibration_dataset),
-                        ("--calibration-list", args.calibration_list),
-                        ("--calibration-count", args.calibration_count)):
-        if value not in (None, ""):
-            out += [flag, str(value)]
-    return out
-
-
-def _one_run(args, scenario: str, out_dir: Path, duration_ms: int,
-             target_qps: float | None) -> dict[str, Any]:
-    """One short test-mode run in its own process; returns its manifest and run dir."""
-    from .results import read_manifest
-    from .runner import run_subprocess
-
-    cmd = _run_args(args, scenario) + ["--results-dir", str(out_dir),
-                                       "--duration-ms", str(int(duration_ms))]
-    if target_qps is not None:
-        cmd += ["--target-qps", f"{target_qps:.3f}"]
-    proc = run_subprocess(cmd, capture_output=True, text=True)
-    m = re.search(r"^run directory: (.+)$", proc.stdout, re.M)
-    if proc.returncode != 0 or not m:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise HarnessError(f"{scenario} run at {target_qps} QPS failed: {' | '.join(tail)}")
-    run_dir = Path(m.group(1).strip())
-    return {"run_dir": run_dir, "manifest": read_manifest(run_dir)}
+def _one_run(launcher: Launcher, base: RunConfig, scenario: str, out_dir: Path,
+             duration_ms: int, target_qps: float | None) -> RunReport:
+    """One short test-mode run through the launcher."""
+    cfg = replace(base,
+                  scenario=replace(base.scenario, name=scenario, target_qps=target_qps),
+                  execution=replace(base.execution, kind="test", duration_ms=int(duration_ms),
+                                    results_dir=str(out_dir)))
+    try:
+        return launcher.launch(cfg)
+    except HarnessError as exc:
+        raise HarnessError(f"{scenario} run at {target_qps} QPS failed: {exc}") from None
 
 
 def _unreachable(point: dict[str, Any]) -> bool:
@@ -175,22 +106,50 @@ def _plateau(points: list[dict[str, Any]]) -> bool:
             and last["p99_ms"] >= (1.0 - PLATEAU_TOLERANCE) * prev["p99_ms"])
 
 
-def _point(run: dict[str, Any], target_qps: float) -> dict[str, Any]:
-    res = run["manifest"].get("result", {})
-    bound_ns = res.get("effective_target_latency_ns")
+def _point(report: RunReport, target_qps: float) -> dict[str, Any]:
+    res = report.result
     return {"target_qps": round(target_qps, 3),
-            "scheduled_qps": res.get("scheduled_qps"),
-            "p99_ms": res.get("p99_ms"),
-            "min_ms": res.get("min_ms"),
-            "valid": res.get("validity") == "VALID",
-            "invalid_reasons": res.get("invalid_reasons", []),
-            "latency_bound_ms": float(bound_ns) / 1e6 if bound_ns else None,
-            "duration_ms": res.get("effective_min_duration_ms"),
-            "run_dir": str(run["run_dir"])}
+            "scheduled_qps": res.scheduled_qps, "p99_ms": res.p99_ms, "min_ms": res.min_ms,
+            "valid": res.validity == "VALID", "invalid_reasons": res.invalid_reasons,
+            "latency_bound_ms": res.latency_bound_ms,
+            "duration_ms": res.effective_min_duration_ms, "run_dir": report.run_dir}
 
 
-def search(args) -> dict[str, Any]:
+@dataclass
+class SearchOptions:
+    """How the search runs (times in ms; see the module docstring and ``--help``)."""
+
+    steps: int = 7
+    tolerance: float = 0.03
+    duration_ms: int = 5000
+    min_queries: int = 1000
+    confirm_duration_ms: int = 30000
+    offline_duration_ms: int = 3000
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--steps", self.steps), ("--min-queries", self.min_queries),
+                            ("--duration-ms", self.duration_ms),
+                            ("--confirm-duration-ms", self.confirm_duration_ms),
+                            ("--offline-duration-ms", self.offline_duration_ms)):
+            if value < 1:
+                raise HarnessError(f"{flag}: {value} must be at least 1")
+        if not 0 < self.tolerance < 1:
+            raise HarnessError(f"--tolerance: {self.tolerance} must be a fraction in (0, 1)")
+        for flag, value in (("--low", self.low), ("--high", self.high)):
+            if value is not None and value <= 0:
+                raise HarnessError(f"{flag}: {value} must be a positive rate (samples/s)")
+
+
+def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[str, Any]:
     """Run the whole search; returns the saved search record (see the module docstring).
+
+    Args:
+        base: the run config every point starts from (its scenario, execution mode and
+            duration are the search's own).
+        options: the search's settings.
+        launcher: starts each run (each in a fresh process).
 
     Raises:
         HarnessError: a run fails.
@@ -199,47 +158,43 @@ def search(args) -> dict[str, Any]:
     """
     from tqdm import tqdm
 
-    from . import cards, results, system
-
-    card = cards.load(args.model)
-    sys_name = args.system or system.default_system_name()
-    prec = results.precision_folder(args.backend, args.precision)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    sdir = server_dir(Path(args.results_dir), sys_name, card.name, prec) / "peak_search" / stamp
+    card = cards.load(base.model.name)
+    sdir = search_dir(base) / "peak_search" / datetime.now(timezone.utc).strftime(
+        "%Y%m%dT%H%M%SZ")
     sdir.mkdir(parents=True, exist_ok=False)
     runs_dir = sdir / "runs"
     record: dict[str, Any] = {"status": "incomplete", "model": card.name,
-                              "benchmark": card.benchmark, "system": sys_name,
-                              "precision": prec, "points": [], "command": sys.argv,
+                              "benchmark": card.benchmark,
+                              "system": base.execution.system or system.default_system_name(),
+                              "precision": precision_folder(base.backend.name, base.precision),
+                              "points": [], "command": sys.argv, "base_config": base.to_dict(),
                               "started": datetime.now(timezone.utc).isoformat()}
     out = sdir / "peak_search.json"
-    _write_json_atomic(out, record)
+    write_json_atomic(out, record)
 
-    print(f"find-peak: Offline reference run ({args.offline_duration_ms} ms) ...", flush=True)
-    off = _one_run(args, "Offline", runs_dir, args.offline_duration_ms, None)
-    offline_sps = float(off["manifest"]["result"]["samples_per_second"])
-    record.update(offline_samples_per_second=offline_sps, offline_run_dir=str(off["run_dir"]))
+    print(f"find-peak: Offline reference run ({options.offline_duration_ms} ms) ...", flush=True)
+    off = _one_run(launcher, base, "Offline", runs_dir, options.offline_duration_ms, None)
+    offline_sps = float(off.result.samples_per_second)
+    record.update(offline_samples_per_second=offline_sps, offline_run_dir=off.run_dir)
     settings: dict[str, Any] = {}
-    lo, hi = 0.0, (args.high or offline_sps)
-    if args.low:
-        lo = float(args.low)
+    lo, hi = float(options.low or 0.0), float(options.high or offline_sps)
     best: float | None = None
 
     def server_point(q: float, duration_ms: int, kind: str) -> dict[str, Any]:
-        dur = max(duration_ms, int(1000.0 * args.min_queries / q) + 1)
-        r = _one_run(args, "Server", runs_dir, dur, q)
-        settings.update(r["manifest"]["backend"]["settings"])
-        record["config"] = config_key(settings)
+        dur = max(duration_ms, int(1000.0 * options.min_queries / q) + 1)
+        r = _one_run(launcher, base, "Server", runs_dir, dur, q)
+        settings.update(r.backend.get("settings") or {})
+        record["config"] = server_scenario.peak_key(settings)
         p = _point(r, q)
         p["kind"] = kind
         record["points"].append(p)
-        _write_json_atomic(out, record)
+        write_json_atomic(out, record)
         return p
 
-    bar = tqdm(range(args.steps), desc="find-peak", unit="run", file=sys.stdout)
+    bar = tqdm(range(options.steps), desc="find-peak", unit="run", file=sys.stdout)
     for _ in bar:
         mid = (lo + hi) / 2
-        p = server_point(mid, args.duration_ms, "bisection")
+        p = server_point(mid, options.duration_ms, "bisection")
         bar.set_postfix_str(f"{mid:.1f} QPS p99 {p['p99_ms'] or float('nan'):.1f} ms "
                             f"{'VALID' if p['valid'] else 'INVALID'}")
         if p["valid"]:
@@ -266,12 +221,12 @@ def search(args) -> dict[str, Any]:
                                      f"a machine with more or quieter cores)")
                 print(f"find-peak: {record['stopped']}", flush=True)
                 break
-        if best is not None and (hi - lo) / hi < args.tolerance:
+        if best is not None and (hi - lo) / hi < options.tolerance:
             break
     bar.close()
     if best is None:
         record["status"] = "failed"
-        _write_json_atomic(out, record)
+        write_json_atomic(out, record)
         lowest = min(p["target_qps"] for p in record["points"])
         why = record.get("stopped") or (
             "the latency bound cannot be met on this system with this configuration, or the "
@@ -282,7 +237,7 @@ def search(args) -> dict[str, Any]:
     confirmed = None
     q = best
     for _ in range(CONFIRM_ATTEMPTS):
-        p = server_point(q, args.confirm_duration_ms, "confirm")
+        p = server_point(q, options.confirm_duration_ms, "confirm")
         print(f"find-peak: confirming run at {q:.2f} QPS: p99 {p['p99_ms']:.2f} ms "
               f"{'VALID' if p['valid'] else 'INVALID'}", flush=True)
         if p["valid"]:
@@ -293,18 +248,19 @@ def search(args) -> dict[str, Any]:
     record["peak_target_qps"] = confirmed
     record["server_to_offline_ratio"] = confirmed / offline_sps if confirmed else None
     record["ended"] = datetime.now(timezone.utc).isoformat()
-    _write_json_atomic(out, record)
+    write_json_atomic(out, record)
     _plot(record, sdir / "peak_search.png")
     if not confirmed:
         raise NoValidServerTarget(f"the best bisection point {best:.2f} QPS was not confirmed "
                                   f"by {CONFIRM_ATTEMPTS} longer runs (see {out}); nothing "
                                   f"recorded")
-    peak_file = record_peak(Path(args.results_dir), sys_name, card.name, prec, settings, {
-        "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],
-        "latency_bound_ms": p["latency_bound_ms"], "offline_samples_per_second": offline_sps,
-        "found": record["ended"]})
+    peak_file = server_scenario.record_peak(
+        search_dir(base) / server_scenario.PEAK_FILE, server_scenario.peak_key(settings), {
+            "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],
+            "latency_bound_ms": p["latency_bound_ms"],
+            "offline_samples_per_second": offline_sps, "found": record["ended"]})
     record["peak_file"] = str(peak_file)
-    _write_json_atomic(out, record)
+    write_json_atomic(out, record)
     return record
 
 
@@ -337,46 +293,43 @@ def _plot(record: dict[str, Any], path: Path) -> None:
 
 # --- CLI ----------------------------------------------------------------------------------
 
+#: Run options find-peak sets itself.
+_OWN = ("--scenario", "--mode", "--execution", "--duration-ms", "--target-qps",
+        "--reference-run", "--audit-config", "--allow-random-accuracy")
+
+
 def add_arguments(p) -> None:
-    p.add_argument("--model", default="resnet50")
-    p.add_argument("--precision", default="fp32")
-    p.add_argument("--backend", default="openvino")
-    p.add_argument("--dataset", default=None, help="dataset folder (none: synthetic data)")
-    p.add_argument("--count", type=int, default=None)
-    p.add_argument("--weights", default=None)
-    p.add_argument("--device", default="CPU")
-    p.add_argument("--hint", default=None)
-    p.add_argument("--streams", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--nireq", type=int, default=None)
-    p.add_argument("--system", default=None)
-    p.add_argument("--calibration-dataset", default=None,
-                   help="INT8: dataset folder of the calibration samples (as harness run)")
-    p.add_argument("--calibration-list", default=None, help="INT8: as harness run")
-    p.add_argument("--calibration-count", type=int, default=None, help="INT8: as harness run")
-    p.add_argument("--user-conf", default=None,
-                   help="user.conf for every run (e.g. a different *.Server.target_latency)")
-    p.add_argument("--results-dir", default="results")
-    p.add_argument("--steps", type=int, default=7, help="bisection runs at most")
-    p.add_argument("--tolerance", type=float, default=0.03,
+    run_config.add_arguments(p, exclude=_OWN)
+    d = SearchOptions()
+    p.add_argument("--steps", type=int, default=d.steps, help="bisection runs at most")
+    p.add_argument("--tolerance", type=float, default=d.tolerance,
                    help="stop when the bracket is narrower than this fraction")
-    p.add_argument("--duration-ms", type=int, default=5000,
+    p.add_argument("--duration-ms", type=int, default=d.duration_ms,
                    help="minimum duration of each bisection run (ms)")
-    p.add_argument("--min-queries", type=int, default=1000,
+    p.add_argument("--min-queries", type=int, default=d.min_queries,
                    help="each run lasts long enough for this many queries (early stopping)")
-    p.add_argument("--confirm-duration-ms", type=int, default=30000,
+    p.add_argument("--confirm-duration-ms", type=int, default=d.confirm_duration_ms,
                    help="minimum duration of the confirming run (ms)")
-    p.add_argument("--offline-duration-ms", type=int, default=3000,
+    p.add_argument("--offline-duration-ms", type=int, default=d.offline_duration_ms,
                    help="duration of the Offline run that bounds the search (ms)")
     p.add_argument("--low", type=float, default=None, help="known VALID target QPS")
     p.add_argument("--high", type=float, default=None,
                    help="upper bound of the search (default: Offline samples/s)")
 
 
-def run(args) -> int:
-    if args.steps < 1 or args.min_queries < 1:
-        raise HarnessError("--steps and --min-queries must be at least 1")
-    rec = search(args)
+def options_from(args) -> SearchOptions:
+    return SearchOptions(steps=args.steps, tolerance=args.tolerance,
+                         duration_ms=args.duration_ms, min_queries=args.min_queries,
+                         confirm_duration_ms=args.confirm_duration_ms,
+                         offline_duration_ms=args.offline_duration_ms, low=args.low,
+                         high=args.high)
+
+
+def main(args) -> int:
+    options = options_from(args)
+    base = run_config.from_arguments(args, exclude=_OWN)
+    base = replace(base, scenario=replace(base.scenario, name="Server"))
+    rec = search(base, options, for_many(base.launcher.name, capture=True))
     print(f"Server peak: {rec['peak_target_qps']:.2f} QPS "
           f"(Offline {rec['offline_samples_per_second']:.2f} samples/s, ratio "
           f"{rec['server_to_offline_ratio']:.2f}); recorded in {rec['peak_file']}")

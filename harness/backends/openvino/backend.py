@@ -8,6 +8,7 @@ run manifest.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,11 @@ import openvino as ov
 import openvino.properties as props
 import openvino.properties.hint as hints
 
-from ..errors import HarnessError
-from .base import Backend, BackendSettings, Callback
+from ... import system
+from ...errors import HarnessError
+from ..base import Backend, Callback, LoadContext
+from . import ir, quantization
+from .config import OpenVINOConfig
 
 #: precision name -> INFERENCE_PRECISION_HINT
 PRECISION_HINTS = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16, "int8": ov.Type.f32}
@@ -26,21 +30,11 @@ PERFORMANCE_HINTS = {"THROUGHPUT": hints.PerformanceMode.THROUGHPUT,
                      "CUMULATIVE_THROUGHPUT": hints.PerformanceMode.CUMULATIVE_THROUGHPUT}
 
 
-def compile_config(settings: BackendSettings) -> dict[str, Any]:
-    """OpenVINO compile properties for ``settings``.
-
-    Raises:
-        HarnessError: unknown precision or performance hint.
-    """
-    if settings.precision not in PRECISION_HINTS:
-        raise HarnessError(f"unknown precision '{settings.precision}'; valid: "
-                           f"{', '.join(PRECISION_HINTS)}")
+def compile_config(settings: OpenVINOConfig) -> dict[str, Any]:
+    """OpenVINO compile properties for ``settings`` (its precision, hint, streams, threads;
+    the values are checked by :class:`OpenVINOConfig`)."""
     config: dict[str, Any] = {hints.inference_precision: PRECISION_HINTS[settings.precision]}
-    hint = (settings.hint or "THROUGHPUT").upper()
-    if hint not in PERFORMANCE_HINTS:
-        raise HarnessError(f"unknown performance hint '{settings.hint}'; valid: "
-                           f"{', '.join(PERFORMANCE_HINTS)}")
-    config[hints.performance_mode] = PERFORMANCE_HINTS[hint]
+    config[hints.performance_mode] = PERFORMANCE_HINTS[settings.hint or "THROUGHPUT"]
     if settings.streams is not None:
         config[props.num_streams] = int(settings.streams)
     if settings.threads is not None:
@@ -58,18 +52,38 @@ class OpenVINOBackend(Backend):
         self.compiled: ov.CompiledModel | None = None
         self.queue: ov.AsyncInferQueue | None = None
         self.model_path: Path | None = None
+        self.config: OpenVINOConfig | None = None
+        self._build: dict[str, Any] | None = None
         self._callback: Callback | None = None
         self._n_outputs = 0
         self._sync_request: ov.InferRequest | None = None
 
-    def load(self, card, weights, settings: BackendSettings) -> None:
-        """Convert (cached) and compile; see :func:`harness.ir.fp32_model`."""
-        from .. import ir
+    def load(self, card, weights, config: OpenVINOConfig,
+             context: LoadContext = LoadContext()) -> None:
+        """Convert (cached), quantize for INT8 (cached) and compile.
 
-        self.model_path = ir.model_for_precision(card, weights, settings.precision)
-        self.load_ir(self.model_path, settings)
+        The performance hint defaults to the scenario's (``context.default_hint``); INT8
+        calibrates on ``config.quantization.calibration_dataset``, else the run's dataset.
 
-    def load_ir(self, path: Path, settings: BackendSettings) -> None:
+        Raises:
+            HarnessError: bf16 on a CPU without it, or the model cannot be built or compiled.
+        """
+        if config.precision == "bf16" and not system.supports_bf16():
+            raise HarnessError("precision bf16 needs a CPU with AVX-512 BF16 or AMX; this CPU "
+                               "has neither. Use PRECISION=fp32 or int8.")
+        if config.hint is None:
+            config = replace(config, hint=context.default_hint)
+        if config.precision == "int8":
+            path = quantization.int8_model(card, weights, config.quantization,
+                                           dataset=(config.quantization.calibration_dataset
+                                                    or context.dataset),
+                                           eval_count=context.eval_count)
+            self._build = quantization.run_facts(path, context.eval_count)
+        else:  # fp32 and bf16 compile the same FP32 IR with another precision hint
+            path = ir.fp32_model(card, weights)
+        self.load_ir(path, config)
+
+    def load_ir(self, path: Path, settings: OpenVINOConfig) -> None:
         """Compile the IR at ``path`` with ``settings`` and create the infer queue.
 
         Raises:
@@ -79,15 +93,16 @@ class OpenVINOBackend(Backend):
         try:
             model = self.core.read_model(str(path))
         except Exception as exc:
-            raise HarnessError(f"OpenVINO cannot read model {path}: {str(exc)[:300]}") from exc
+            raise HarnessError(f"OpenVINO cannot read model {path}: {exc}") from exc
         try:
             self.compiled = self.core.compile_model(model, settings.device,
                                                     compile_config(settings))
         except RuntimeError as exc:
             raise HarnessError(f"OpenVINO cannot compile {path} on {settings.device} with "
-                               f"{settings.to_dict()}: {str(exc)[:300]}") from exc
+                               f"{settings}: {exc}") from exc
         nireq = settings.nireq or self.compiled.get_property(
             props.optimal_number_of_infer_requests)
+        self.config = settings
         self._sync_request = None
         self.queue = ov.AsyncInferQueue(self.compiled, int(nireq))
         self.queue.set_callback(self._on_done)
@@ -133,6 +148,16 @@ class OpenVINOBackend(Backend):
                 continue
         out["NUM_INFER_REQUESTS"] = str(len(self.queue))
         return out
+
+    def settings(self) -> dict[str, Any]:
+        """Device, precision, effective hint, streams, threads and infer requests asked for."""
+        c = self.config
+        return {"device": c.device, "precision": c.precision, "hint": c.hint,
+                "streams": c.streams, "threads": c.threads, "nireq": c.nireq}
+
+    def build_facts(self) -> dict[str, Any] | None:
+        """INT8: the quantization record (calibration set, overlap, versions), else None."""
+        return self._build
 
     def model_info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"ir": str(self.model_path)}

@@ -1,6 +1,6 @@
 """INT8 by post-training quantization with NNCF, cached as an OpenVINO IR.
 
-``PRECISION=int8`` builds the card's FP32 IR (:func:`harness.ir.fp32_model`) and quantizes it
+``PRECISION=int8`` builds the card's FP32 IR (:func:`harness.backends.openvino.ir.fp32_model`) and quantizes it
 with ``nncf.quantize`` (default preset: symmetric INT8 weights and activations, OpenVINO
 CPU's fast path) on a calibration set; with ``--max-accuracy-drop`` it uses
 ``nncf.quantize_with_accuracy_control`` instead, which keeps the most sensitive layers in
@@ -25,9 +25,9 @@ Samples come through the generic :class:`harness.datasets.Dataset` interface onl
 sample indices a dataset provides ``sample_names() -> list[str]`` (or, as ImageNetDataset
 does, an ``entries`` list of ``(file name, ...)``).
 
-Configuration: :data:`ir.PRECISION_BUILDERS` has the signature ``(card, weights)``; the
-calibration settings come from the module-level :data:`CONFIG` (set by the runner through
-:func:`configure`), or as keyword arguments: ``int8_model(card, weights, config=...)``.
+Configuration: the run's :class:`harness.backends.openvino.config.QuantizationConfig` (part
+of the OpenVINO backend's config) is passed to :func:`int8_model` with the calibration
+dataset folder and the run's evaluated sample count: no module-level state.
 
 Card settings: a card's ``[quantization]`` table may tune NNCF for its model (all optional,
 all recorded in ``quantization.json`` and part of the cache key; see :func:`card_settings`):
@@ -63,56 +63,20 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ...cards import ModelCard
+from ...datasets import open_dataset
+from ...detection import validate_map
+from ...errors import HarnessError
+from ...postprocess import for_card
+from ...weights import Weights
 from . import ir
-from .cards import ModelCard
-from .detection import validate_map
-from .errors import HarnessError
-from .weights import Weights
+from .config import QuantizationConfig
 
 DEFAULT_CALIBRATION_COUNT = 300
 CALIBRATION_SEED = 0
 #: Held-out samples for accuracy-controlled quantization (samples not in the calibration set).
 DEFAULT_VALIDATION_COUNT = 300
 INFO_FILE = "quantization.json"
-
-
-@dataclass
-class QuantizationConfig:
-    """Calibration and accuracy-control settings of an INT8 build.
-
-    Attributes:
-        dataset: dataset folder for calibration (and validation) samples; None: synthetic.
-        calibration_list: list file of sample names; None: a seeded draw from the dataset.
-        calibration_count: samples to use (None: card's ``[quantization]
-            calibration_count``, else 300).
-        max_accuracy_drop: relative drop bound (0.01 = keep >= 99%) for accuracy-controlled
-            quantization; None: plain ``nncf.quantize``.
-        validation_count: held-out samples for accuracy control (None: up to 300).
-        eval_count: samples the run evaluates (the first N of the dataset), for the
-            overlap note; None: all.
-        validation_overlap: accuracy control validates on the evaluated samples (the first
-            ``eval_count``) instead of held-out ones; None: the card's
-            ``[quantization] validation_overlap`` (default false).
-    """
-
-    dataset: str | None = None
-    calibration_list: str | None = None
-    calibration_count: int | None = None
-    max_accuracy_drop: float | None = None
-    validation_count: int | None = None
-    eval_count: int | None = None
-    validation_overlap: bool | None = None
-
-
-#: The settings :func:`int8_model` uses when called as ``PRECISION_BUILDERS["int8"]``.
-CONFIG = QuantizationConfig()
-
-
-def configure(**settings) -> QuantizationConfig:
-    """Replace :data:`CONFIG` (fields of :class:`QuantizationConfig`); returns it."""
-    global CONFIG
-    CONFIG = QuantizationConfig(**settings)
-    return CONFIG
 
 
 # --- validation metrics per task -----------------------------------------------------------
@@ -124,8 +88,6 @@ def classification_top1(compiled_model, dataset, indices, card: ModelCard | None
     The predicted class is the card's response (argmax plus ``class_offset``), compared with
     ``dataset.labels[i]``.
     """
-    from .postprocess import for_card
-
     post = for_card(card) if card is not None else (
         lambda outputs, _i: np.array([np.argmax(outputs[0])]))
     good = 0
@@ -304,35 +266,39 @@ def read_list(path: Path) -> list[str]:
 
 def _count(card: ModelCard, config: QuantizationConfig) -> int:
     if config.calibration_count is not None:
-        if config.calibration_count < 1:
-            raise HarnessError(f"--calibration-count {config.calibration_count} must be >= 1")
         return int(config.calibration_count)
     return int(card.extra.get("quantization", {}).get("calibration_count",
                                                       DEFAULT_CALIBRATION_COUNT))
 
 
-def calibration_set(card: ModelCard, config: QuantizationConfig) -> CalibrationSet:
+def calibration_set(card: ModelCard, config: QuantizationConfig,
+                    dataset: str | None = None) -> CalibrationSet:
     """Open the dataset and pick the calibration samples ``config`` asks for.
+
+    Args:
+        card: the model card.
+        config: the calibration settings.
+        dataset: the calibration dataset folder (``config.calibration_dataset``, else the
+            run's dataset); None: synthetic samples.
 
     Raises:
         HarnessError: a list naming images that do not exist or are not in the dataset (all
             named), a list with no dataset, or fewer samples than asked.
     """
-    from .datasets import open_dataset
-
+    dataset = dataset or config.calibration_dataset
     count = _count(card, config)
-    if config.dataset is None:
+    if dataset is None:
         if config.calibration_list:
             raise HarnessError("--calibration-list needs a dataset (DATASET=<folder>) to read "
                                "the listed images from")
         ds = open_dataset(card, None, count, synthetic_count=count)
         return CalibrationSet(ds, list(range(count)), None, "synthetic")
-    ds = open_dataset(card, config.dataset, None, synthetic_count=0)
+    ds = open_dataset(card, dataset, None, synthetic_count=0)
     names = sample_names(ds)
     if config.calibration_list:
         path = Path(config.calibration_list).expanduser().resolve()
         listed = read_list(path)
-        root = Path(config.dataset)
+        root = Path(dataset)
         missing = [n for n in listed if not (root / n).is_file()]
         if missing:
             shown = "\n  ".join(missing[:20])
@@ -359,7 +325,7 @@ def calibration_set(card: ModelCard, config: QuantizationConfig) -> CalibrationS
         return CalibrationSet(ds, [index_of[n] for n in chosen], chosen, "list", str(path),
                               digest)
     if count > len(ds):
-        raise HarnessError(f"calibration set smaller than asked: the dataset {config.dataset} "
+        raise HarnessError(f"calibration set smaller than asked: the dataset {dataset} "
                            f"holds {len(ds)} samples, {count} were asked "
                            f"(--calibration-count)")
     rng = np.random.default_rng(CALIBRATION_SEED)
@@ -421,13 +387,17 @@ def versions() -> dict[str, str]:
     return {"nncf": metadata.version("nncf"), "openvino": ov.get_version()}
 
 
-def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | None = None
-               ) -> Path:
+def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | None = None,
+               dataset: str | None = None, eval_count: int | None = None) -> Path:
     """The INT8 OpenVINO IR of ``card`` with ``weights`` (quantized once, then cached).
 
     Args:
-        card, weights: as for :func:`harness.ir.fp32_model`.
-        config: calibration settings; None: :data:`CONFIG`.
+        card, weights: as for :func:`harness.backends.openvino.ir.fp32_model`.
+        config: calibration settings (None: the defaults).
+        dataset: the calibration dataset folder (None: ``config.calibration_dataset``; both
+            None: synthetic samples).
+        eval_count: samples the run evaluates (the first N of the dataset), for the overlap
+            of accuracy control's validation set; None: all.
 
     Returns:
         Path of ``model.xml``; ``quantization.json`` beside it records the calibration set,
@@ -438,12 +408,10 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
             (:func:`card_settings`), accuracy control without a labelled dataset or trained
             weights, or NNCF failing (e.g. an ignored name the model lacks).
     """
-    config = config or CONFIG
+    config = config or QuantizationConfig()
+    dataset = dataset or config.calibration_dataset
     if config.max_accuracy_drop is not None:
-        if not 0 < config.max_accuracy_drop < 1:
-            raise HarnessError(f"--max-accuracy-drop {config.max_accuracy_drop} must be a "
-                               f"fraction in (0, 1), e.g. 0.01 for MLPerf's 99% rule")
-        if config.dataset is None:
+        if dataset is None:
             raise HarnessError("--max-accuracy-drop needs a labelled dataset (DATASET=...) to "
                                "validate on")
         if not weights.trained:
@@ -451,10 +419,10 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
                                "random weights is meaningless")
     options = card_settings(card)
     overlap = _validation_overlap(card, config) and config.max_accuracy_drop is not None
-    cal = calibration_set(card, config)
+    cal = calibration_set(card, config, dataset)
     validation: list[int] = []
     if overlap:  # validate on the samples the run evaluates (explicitly asked for)
-        evaluated = list(range(min(config.eval_count or len(cal.dataset), len(cal.dataset))))
+        evaluated = list(range(min(eval_count or len(cal.dataset), len(cal.dataset))))
         n_val = config.validation_count or len(evaluated)
         if n_val < 1 or n_val > len(evaluated):
             raise HarnessError(f"--validation-count {n_val}: the run evaluates "
@@ -603,6 +571,5 @@ def run_facts(xml: Path | str, eval_count: int | None) -> dict[str, Any]:
     return info
 
 
-__all__ = ["CONFIG", "CARD_KEYS", "QuantizationConfig", "VALIDATORS", "card_settings",
-           "configure", "int8_model",
+__all__ = ["CARD_KEYS", "QuantizationConfig", "VALIDATORS", "card_settings", "int8_model",
            "calibration_set", "read_info", "run_facts"]

@@ -18,8 +18,10 @@ import numpy as np
 import psutil
 import torch
 
-from ..errors import HarnessError
-from .base import Backend, BackendSettings, Callback
+from ...errors import HarnessError
+from ...networks import load_torch_model
+from ..base import Backend, Callback, LoadContext
+from .config import PyTorchConfig
 
 
 class PyTorchBackend(Backend):
@@ -29,7 +31,7 @@ class PyTorchBackend(Backend):
 
     def __init__(self) -> None:
         self.model: torch.nn.Module | None = None
-        self.settings: BackendSettings | None = None
+        self.config: PyTorchConfig | None = None
         self._callback: Callback | None = None
         self._queue: queue.Queue = queue.Queue()
         self._workers: list[threading.Thread] = []
@@ -38,31 +40,28 @@ class PyTorchBackend(Backend):
         self._idle = threading.Condition()
         self.weights_path = None
 
-    def load(self, card, weights, settings: BackendSettings) -> None:
+    def load(self, card, weights, config: PyTorchConfig,
+             context: LoadContext = LoadContext()) -> None:
         """Build the network and apply the weights.
 
         Raises:
-            HarnessError: a precision other than fp32, a card without a PyTorch definition
-                (a .tflite/.onnx file), or weights that do not fit the architecture.
+            HarnessError: a card without a PyTorch definition (a .tflite/.onnx file), or
+                weights that do not fit the architecture. (Precisions other than fp32 are
+                refused by :class:`PyTorchConfig`.)
         """
-        from ..networks import load_torch_model
-
-        if settings.precision != "fp32":
-            raise HarnessError(f"BACKEND=pytorch runs eager FP32 only (the vanilla baseline); "
-                               f"precision '{settings.precision}' needs BACKEND=openvino")
         if card.source.get("kind") not in ("torchvision", "builder"):
             raise HarnessError(f"model {card.name} has no PyTorch definition (source kind "
                                f"'{card.source.get('kind')}'): use BACKEND=openvino")
         if weights.path is not None and weights.path.suffix.lower() not in (".pth", ".pt"):
             raise HarnessError(f"BACKEND=pytorch needs a PyTorch checkpoint (.pth/.pt), not "
                                f"{weights.path.name}")
-        self.settings = settings
-        threads = settings.threads or psutil.cpu_count(logical=False) or 1
+        self.config = config
+        threads = config.threads or psutil.cpu_count(logical=False) or 1
         torch.set_num_threads(int(threads))
         self.model = load_torch_model(card, weights)
         self.weights_path = weights.path
         self.dtype = getattr(torch, card.input_dtype)
-        n = int(settings.nireq or 1)
+        n = int(config.nireq or 1)
         self._slots = threading.Semaphore(n)
         for i in range(n):
             worker = threading.Thread(target=self._work, name=f"pytorch-{i}", daemon=True)
@@ -115,6 +114,11 @@ class PyTorchBackend(Backend):
                 "num_interop_threads": torch.get_num_interop_threads(),
                 "workers": len(self._workers), "mode": "eager, torch.inference_mode",
                 "precision": "fp32", "mkldnn_enabled": bool(torch.backends.mkldnn.enabled)}
+
+    def settings(self) -> dict[str, Any]:
+        """Threads and workers asked for (None: the defaults, see :meth:`properties`)."""
+        return {"precision": "fp32", "threads": self.config.threads,
+                "nireq": self.config.nireq}
 
     def model_info(self) -> dict[str, Any]:
         return {"ir": None, "checkpoint": str(self.weights_path) if self.weights_path else None}

@@ -1,0 +1,1 @@
+"""The vanilla PyTorch backend: options (:mod:`.config`) and the backend (:mod:`.backend`)."""

@@ -1,0 +1,423 @@
+"""One benchmark run: ``run(config) -> RunReport``, a short composition of named steps.
+
+::
+
+    prepare        check everything bad input can break (card, scenario, dataset, weights,
+                   user.conf, results folder): nothing is written before it passes
+    prepare_model  load the backend (convert, quantize, compile; cached) and run one test
+                   inference through the post-processing
+    calibrate      the scenario's short measurement before LoadGen (performance mode)
+    user_conf      the effective user.conf: base file, test-mode lines, the scenario's target
+    record_start   the run directory and its report, status ``incomplete``
+    run_loadgen    LoadGen with the SUT and QSL; the result read from LoadGen's own logs
+    score, gate    accuracy mode: the task's scorer and the 99% gate
+    record         status ``complete`` (or ``failed``/``interrupted``, with the reason)
+
+A run is one LoadGen test and must be the only one of its process: LoadGen applies its
+built-in mlperf.conf only on a process's first ``FromConfig`` (:mod:`harness.scenarios.settings`
+refuses a second). Launchers (:mod:`harness.launchers`) are the only code that calls
+:func:`run`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import mlperf_loadgen as lg
+
+from .. import __version__, backends, cards, model_stats, postprocess, system
+from .. import scenarios as scenarios_mod
+from .. import weights as weights_mod
+from ..accuracy import SCORERS, gate
+from ..datasets import Dataset, open_dataset
+from ..errors import HarnessError
+from ..qsl import QSL
+from ..scenarios import Scenario, TargetContext
+from ..scenarios import server as server_scenario
+from ..scenarios.settings import (PERFORMANCE_SAMPLE_COUNT, read_user_conf, test_settings,
+                                  validate_user_conf)
+from ..sut import SUT
+from . import report as report_mod
+from . import results
+from .config import RunConfig
+from .report import RunFailed, RunReport
+
+
+@dataclass
+class Plan:
+    """What :func:`prepare` resolved: everything the later steps need.
+
+    Attributes:
+        config: the run's config.
+        card: the model card.
+        scenario: the scenario object.
+        dataset: the opened, preprocessed dataset (synthetic when no folder was given).
+        weights: the resolved weights.
+        psc: the benchmark's performance sample count (LoadGen's mlperf.conf).
+        base_conf_path, base_conf: the base user.conf and its text.
+        system_name: the system folder of the results.
+        reference: the gate's reference spec (:func:`harness.accuracy.gate.reference_spec`),
+            or None.
+        reference_run: the FP32 accuracy run the gate compares with, or None.
+        reference_report: its report.
+        gate_skipped: the gate's record when it does not apply to this derived run.
+    """
+
+    config: RunConfig
+    card: cards.ModelCard
+    scenario: Scenario
+    dataset: Dataset
+    weights: weights_mod.Weights
+    psc: int
+    base_conf_path: Path
+    base_conf: str
+    system_name: str
+    reference: dict[str, Any] | None = None
+    reference_run: Path | None = None
+    reference_report: RunReport | None = None
+    gate_skipped: dict[str, Any] | None = None
+
+
+def prepare(config: RunConfig) -> Plan:
+    """Resolve and check the run's inputs; write nothing.
+
+    Raises:
+        HarnessError: an unknown model, a missing user.conf or dataset, weights that cannot
+            be had, a results folder that cannot be written, a derived accuracy run without
+            its reference.
+    """
+    card = cards.load(config.model.name)
+    scenario = scenarios_mod.get(config.scenario.name)
+    results.check_writable(Path(config.execution.results_dir))
+    base_path = Path(config.scenario.user_conf) if config.scenario.user_conf else \
+        scenarios_mod.user_conf_path(card.name, scenario.name)
+    base = read_user_conf(base_path)
+    validate_user_conf(base, str(base_path), card.benchmark)
+    psc = PERFORMANCE_SAMPLE_COUNT.get(card.benchmark, 1024)
+    dataset = open_dataset(card, config.data.dataset, config.data.count, synthetic_count=psc)
+    if dataset.synthetic:
+        print(f"NOTE: no dataset given: {scenario.name} performance run on SYNTHETIC data "
+              f"({len(dataset)} random samples of shape {card.input_shape}).", flush=True)
+    dataset.prepare()
+    weights = weights_mod.resolve(card, config.model.weights, config.mode.name,
+                                  config.mode.allow_random_accuracy)
+    if not weights.trained:
+        print(f"NOTE: {weights.note}", flush=True)
+    plan = Plan(config, card, scenario, dataset, weights, psc, base_path, base,
+                config.execution.system or system.default_system_name())
+    if config.accuracy:
+        plan.reference = gate.reference_spec(config.precision, card, config.model.weights)
+        if plan.reference is not None and not weights.trained:
+            # random weights (--allow-random-accuracy): nothing to hold to 99% of another run
+            plan.gate_skipped = {"result": "SKIPPED",
+                                 "why": "random weights: accuracy is meaningless, no 99% gate"}
+        elif plan.reference is not None:
+            if not config.mode.reference_run:
+                raise HarnessError(
+                    f"this accuracy run of a {plan.reference['why']} is held to 99% of an FP32 "
+                    f"reference run: give it with --reference-run DIR, or run it with "
+                    f"'harness run', which finds or makes the reference first")
+            plan.reference_run = Path(config.mode.reference_run)
+            ref = report_mod.read(plan.reference_run)
+            if not ref.complete or not ref.accuracy:
+                raise HarnessError(f"--reference-run {plan.reference_run}: not a complete "
+                                   f"accuracy run (status {ref.status})")
+            plan.reference_report = ref
+    return plan
+
+
+def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
+    """Load the backend and push one sample through model and post-processing.
+
+    Returns:
+        ``(backend, postprocess)``.
+
+    Raises:
+        HarnessError: the model cannot be loaded, or does not fit the card.
+    """
+    config = plan.config
+    backend = backends.create(config.backend.name)
+    backend.load(plan.card, plan.weights, config.backend,
+                 backends.LoadContext(default_hint=plan.scenario.hint,
+                                      dataset=config.data.dataset,
+                                      eval_count=len(plan.dataset)))
+    post = postprocess.for_card(plan.card, plan.dataset)
+    try:
+        first = backend.infer(plan.dataset.load_sample(0))
+    except Exception as exc:
+        raise HarnessError(f"model {plan.card.name}: a test inference failed "
+                           f"({exc.__class__.__name__}: {exc}); does the model file fit the "
+                           f"card's input {plan.card.input}?") from exc
+    postprocess.check_outputs(plan.card, first)
+    post(first, 0)
+    return backend, post
+
+
+def calibrate(plan: Plan, backend, qsl: QSL) -> dict[str, Any]:
+    """The scenario's measurement before LoadGen ({} in accuracy mode)."""
+    if plan.config.accuracy:
+        return {}
+    qsl.load_samples(list(range(min(qsl.performance_sample_count, 64))))
+    try:
+        calibration = plan.scenario.calibrate(backend, qsl)
+    finally:
+        qsl.unload_samples(list(qsl.samples))
+    for key, value in calibration.items():
+        unit = "samples/s" if key == "samples_per_second" else "ms"
+        print(f"calibration: {key.replace('_', ' ')} {value:.2f} {unit}", flush=True)
+    return calibration
+
+
+def user_conf(plan: Plan, qsl: QSL, calibration: dict[str, Any], backend_settings: dict
+              ) -> tuple[str, dict[str, Any]]:
+    """The effective user.conf text and notes on where each added value came from."""
+    config, scenario = plan.config, plan.scenario
+    lines = [f"# effective user.conf of this run; base: {plan.base_conf_path}",
+             plan.base_conf.rstrip(), ""]
+    notes: dict[str, Any] = {"base_user_conf": str(plan.base_conf_path)}
+    if config.execution.kind == "test":
+        lines += scenario.test_mode_lines(config.execution.duration_ms)
+    if qsl.performance_sample_count < plan.psc:
+        lines += ["# the dataset holds fewer samples than the benchmark's performance "
+                  "sample count", f"*.{scenario.name}.performance_sample_count_override = "
+                                  f"{qsl.performance_sample_count}"]
+        notes["performance_sample_count_capped"] = qsl.performance_sample_count
+    ctx = TargetContext(
+        base_conf=plan.base_conf, base_conf_path=str(plan.base_conf_path),
+        target_qps=config.scenario.target_qps, calibration=calibration,
+        peak_file=server_scenario.peak_file(Path(config.execution.results_dir),
+                                            plan.system_name, plan.card.name,
+                                            results.precision_folder(config.backend.name,
+                                                                     config.precision)),
+        peak_key=server_scenario.peak_key(backend_settings))
+    target, target_notes = scenario.target_lines(ctx)
+    lines += target
+    notes.update(target_notes)
+    text = "\n".join(lines) + "\n"
+    validate_user_conf(text, "effective user.conf", plan.card.benchmark)
+    return text, notes
+
+
+def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], conf_text: str,
+                 conf_notes: dict[str, Any], command: list[str] | None) -> RunReport:
+    """Create the run directory (unique: never an earlier run's) and its ``incomplete``
+    report.
+
+    Raises:
+        HarnessError: the directory or its files cannot be written.
+    """
+    config, card = plan.config, plan.card
+    audit_text = None
+    if config.execution.audit_config:
+        audit_text = read_user_conf(Path(config.execution.audit_config))
+    run_dir = results.new_run_dir(Path(config.execution.results_dir), plan.system_name,
+                                  card.name, results.precision_folder(config.backend.name,
+                                                                      config.precision),
+                                  plan.scenario.name, config.mode.name)
+    try:
+        (run_dir / "user.conf").write_text(conf_text)
+    except OSError as exc:
+        raise HarnessError(f"cannot write {run_dir / 'user.conf'}: {exc.strerror}") from exc
+    model_file = backend.model_info().get("ir")
+    report = RunReport(
+        config=config, run_dir=str(run_dir.resolve()), harness_version=__version__,
+        started=datetime.now(timezone.utc).isoformat(), pid=os.getpid(),
+        host=socket.gethostname(), command=list(command or sys.argv), cwd=os.getcwd(),
+        card={"name": card.name, "benchmark": card.benchmark, "task": card.task,
+              "source": card.source, "input": card.input, "preprocessing": card.preprocessing,
+              "postprocessing": card.postprocessing, "reference": card.reference},
+        weights=plan.weights.to_dict(), dataset=plan.dataset.describe(),
+        system={"name": plan.system_name, **system.facts(),
+                "affinity": system.format_cpu_list(system.affinity())},
+        git=system.git_revision(),
+        backend={"name": backend.name, "settings": backend.settings(),
+                 "properties": backend.properties(), "model": backend.model_info()},
+        loadgen={"benchmark": card.benchmark, "scenario": plan.scenario.loadgen,
+                 "mode": "AccuracyOnly" if config.accuracy else "PerformanceOnly",
+                 "performance_sample_count": qsl.performance_sample_count,
+                 "total_sample_count": qsl.total_sample_count, **conf_notes},
+        calibration=calibration,
+        model_stats=model_stats.for_run(card, config.precision, model_file),
+        quantization=backend.build_facts(), audit_config=audit_text)
+    report.write()
+    print(f"run directory: {run_dir}", flush=True)
+    return report
+
+
+def run_loadgen(plan: Plan, backend, post, qsl: QSL, report: RunReport) -> None:
+    """Run the LoadGen test and put its result (read from its logs) into the report.
+
+    Raises:
+        HarnessError: LoadGen rejects the settings, inferences failed (the run is INVALID),
+            or LoadGen's logs lack its result.
+    """
+    config, scenario = plan.config, plan.scenario
+    run_dir = report.path
+    ts = test_settings(run_dir / "user.conf", plan.card.benchmark, scenario.loadgen,
+                       config.accuracy)
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(run_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = False
+    # LoadGen reads an audit.config only from the path given here: a compliance test names
+    # its file; every other run names one that cannot exist (never ./audit.config)
+    audit = config.execution.audit_config or str(run_dir / "no-audit.config")
+    sut = SUT(backend, qsl, post, synchronous=scenario.synchronous)
+    print(f"LoadGen {scenario.name} {report.loadgen['mode']} ({config.execution.kind} mode) "
+          f"...", flush=True)
+    t0 = time.perf_counter()
+    sut_handle, qsl_handle = sut.construct(), qsl.construct()
+    try:
+        _start_test(sut_handle, qsl_handle, ts, log_settings, audit)
+    finally:
+        sut.destroy()
+        qsl.destroy()
+    result = scenario.read_result(run_dir)
+    result.wall_seconds = round(time.perf_counter() - t0, 3)
+    result.inference_errors = sut.errors
+    result.first_inference_error = sut.first_error
+    result.samples_answered = sut.completed
+    report.result = result
+    if sut.errors:
+        result.validity = "INVALID"
+        raise HarnessError(f"{sut.errors} of {sut.completed} samples failed inference "
+                           f"(first: {sut.first_error}); the run is marked failed")
+    if not config.accuracy and (result.validity is None or result.score is None
+                                or result.log_truncated):
+        raise HarnessError(f"LoadGen's logs in {run_dir} lack its result (validity "
+                           f"{result.validity}, {scenario.metric} {result.score}"
+                           f"{', a cut log line' if result.log_truncated else ''}): was the "
+                           f"disk full or a file size limit hit? The run is marked failed")
+
+
+def _start_test(sut_handle, qsl_handle, settings, log_settings, audit_config: str) -> None:
+    """Run LoadGen in a worker thread so Ctrl-C reaches the main thread."""
+    failure: list[BaseException] = []
+
+    def target():
+        try:
+            lg.StartTestWithLogSettings(sut_handle, qsl_handle, settings, log_settings,
+                                        audit_config)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=target, name="loadgen", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if failure:
+        raise failure[0]
+
+
+def score(plan: Plan, report: RunReport) -> None:
+    """Score the accuracy log with the card's task scorer (writes ``accuracy.txt``)."""
+    card = plan.card
+    if card.task not in SCORERS:
+        raise HarnessError(f"no accuracy scorer for task '{card.task}'")
+    acc = SCORERS[card.task](card, plan.dataset, report.path)
+    if not plan.weights.trained:
+        acc["note"] = ("RANDOM weights: this accuracy is meaningless; the log exists for "
+                       "submission/TEST01 checks")
+    report.accuracy = acc
+    counts = f" ({acc['good']}/{acc['total']})" if acc.get("good") is not None else ""
+    print(f"accuracy: {acc['metric']} = {acc['value']:.3f}%{counts} "
+          f"({report.path / 'accuracy.txt'})", flush=True)
+
+
+def apply_gate(plan: Plan, report: RunReport) -> None:
+    """The 99% gate of a derived model (appended to ``accuracy.txt``), or its SKIPPED note."""
+    if plan.reference_run is not None:
+        ref = plan.reference_report
+        report.accuracy_gate = gate.apply(report.path, report.accuracy, ref.accuracy,
+                                          plan.reference_run, ref.config.model.name)
+    elif plan.gate_skipped is not None:
+        report.accuracy_gate = plan.gate_skipped
+        print(f"NOTE: accuracy gate skipped: {plan.gate_skipped['why']}", flush=True)
+
+
+def record(plan: Plan, report: RunReport, status: str, error: str | None = None) -> None:
+    """Mark the run ``status`` and write the report."""
+    config = plan.config
+    if status == report_mod.STATUS_COMPLETE:
+        report.valid_for_submission = (config.execution.kind == "valid"
+                                       and report.result is not None
+                                       and report.result.validity == "VALID"
+                                       and plan.weights.trained
+                                       and not plan.dataset.synthetic)
+    report.status = status
+    report.error = error
+    report.ended = datetime.now(timezone.utc).isoformat()
+    report.write()
+
+
+def run(config: RunConfig, command: list[str] | None = None,
+        on_start: Callable[[RunReport], None] | None = None) -> RunReport:
+    """Run one LoadGen test in this process and return its report.
+
+    Args:
+        config: the run's config.
+        command: the command line that asked for it (recorded; default ``sys.argv``).
+        on_start: called with the ``incomplete`` report once the run directory exists.
+
+    Raises:
+        HarnessError: bad input; nothing was written.
+        RunFailed: a failure after the run directory exists (its report says ``failed``
+            and why).
+        KeyboardInterrupt: Ctrl-C or SIGTERM (the report says ``interrupted``).
+    """
+    plan = prepare(config)
+    backend, post = prepare_model(plan)
+    qsl = QSL(plan.dataset, plan.psc)
+    calibration = calibrate(plan, backend, qsl)
+    conf_text, conf_notes = user_conf(plan, qsl, calibration, backend.settings())
+    report = record_start(plan, backend, qsl, calibration, conf_text, conf_notes, command)
+    if on_start is not None:
+        on_start(report)
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:
+        previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        run_loadgen(plan, backend, post, qsl, report)
+        if config.accuracy:
+            score(plan, report)
+            apply_gate(plan, report)
+        record(plan, report, report_mod.STATUS_COMPLETE)
+    except KeyboardInterrupt:
+        _record_failure(plan, report, report_mod.STATUS_INTERRUPTED,
+                        "interrupted by the user (Ctrl-C or SIGTERM)")
+        raise
+    except HarnessError as exc:
+        _record_failure(plan, report, report_mod.STATUS_FAILED, str(exc))
+        raise RunFailed(str(exc), report, exc.exit_status) from exc
+    except BaseException as exc:  # a bug: marked failed, the traceback shows where
+        _record_failure(plan, report, report_mod.STATUS_FAILED,
+                        f"{exc.__class__.__name__}: {exc}")
+        raise
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return report
+
+
+def _sigterm_to_interrupt(*_):
+    raise KeyboardInterrupt()
+
+
+def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> None:
+    try:
+        record(plan, report, status, error)
+        print(f"run directory {report.run_dir} is marked '{status}'", file=sys.stderr)
+    except HarnessError as exc:  # e.g. the disk is full: say so, keep the first error
+        print(f"WARNING: could not mark {report.run_dir} {status}: {exc}", file=sys.stderr)
+
+
+__all__ = ["run", "prepare", "Plan"]

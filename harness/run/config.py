@@ -1,0 +1,480 @@
+"""The typed configuration of one run: one :class:`RunConfig` in, one report out.
+
+A run config is nested, one section per axis of a benchmark (the layout of
+optimum-benchmark's ``BenchmarkConfig``)::
+
+    RunConfig
+      model      ModelConfig      card name, weights
+      data       DataConfig       dataset folder, first N samples
+      backend    OpenVINOConfig | PyTorchConfig   each backend owns its options
+                                  (harness/backends/<name>/config.py); OpenVINO's hold its
+                                  INT8 calibration settings (no module-level state)
+      scenario   ScenarioConfig   scenario name, target QPS, user.conf
+      mode       ModeConfig       performance | accuracy, the 99% gate's reference run
+      execution  ExecutionConfig  test | valid, test-mode duration, results root, system name,
+                                  LoadGen audit.config (compliance tests)
+      launcher   LauncherConfig   inline | process, CPUs to pin the run to
+
+Validation lives in one place: each section's ``__post_init__`` checks its own values (a
+config that exists is a valid one), :class:`RunConfig` checks what spans sections. Errors are
+:class:`harness.errors.HarnessError` naming the ``harness run`` option and the fix.
+
+The config round-trips through JSON exactly (``RunConfig.from_dict(c.to_dict()) == c``);
+``run.json`` stores it under ``config``. The ``harness run`` options are generated once from
+the fields (:func:`add_arguments`, :func:`from_arguments`); :func:`to_arguments` turns a
+config back into the options that reproduce it.
+
+Machine-dependent checks (does the model card, the dataset folder, the CPU exist here) are
+not config validation: the run's prepare step and the launchers do them, before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..backends.openvino.config import OpenVINOConfig
+from ..backends.pytorch.config import PyTorchConfig
+from ..errors import HarnessError
+from ..options import check, option
+from ..scenarios import get as get_scenario
+from ..system import parse_cpu_list
+
+MODES = ("performance", "accuracy")
+EXECUTIONS = ("test", "valid")
+LAUNCHERS = ("inline", "process")
+
+#: Backend name -> its config class. A new backend adds its config here (and its factory in
+#: :mod:`harness.backends`).
+BACKEND_CONFIGS: dict[str, type] = {"openvino": OpenVINOConfig, "pytorch": PyTorchConfig}
+
+
+@dataclass
+class ModelConfig:
+    """Which model, with which weights."""
+
+    name: str = option("resnet50", flag="--model",
+                       help="model card name (see 'harness models')")
+    weights: str | None = option(None, path=True, help="'default' (the card's standard weights), "
+                                            "'random', or a file (.pth, .onnx, .tflite, .xml)")
+
+    def __post_init__(self) -> None:
+        check(bool(self.name), "--model", "names no model card")
+
+
+@dataclass
+class DataConfig:
+    """Which samples: a dataset folder (None: synthetic data) and its first ``count``."""
+
+    dataset: str | None = option(None, path=True, help="dataset folder (ImageNet: images + val_map.txt; "
+                                            "COCO: val2017/ + annotations/); none: synthetic")
+    count: int | None = option(None, help="use the first N samples (N >= 1)")
+
+    def __post_init__(self) -> None:
+        if self.dataset == "":
+            self.dataset = None
+        check(self.count is None or self.count >= 1, "--count",
+              f"{self.count} must be at least 1 (or left out: every sample)")
+
+
+@dataclass
+class ScenarioConfig:
+    """The LoadGen scenario and the load it is given."""
+
+    name: str = option("Offline", flag="--scenario",
+                       help="Offline, Server, SingleStream or MultiStream")
+    target_qps: float | None = option(None, help="Offline expected / Server target QPS "
+                                                 "(samples/s, > 0)")
+    user_conf: str | None = option(None, path=True, help="user.conf to use instead of "
+                                              "scenarios/<model>/<Scenario>/user.conf")
+
+    def __post_init__(self) -> None:
+        self.name = get_scenario(self.name).name  # canonical case; unknown: listed
+        check(self.target_qps is None or self.target_qps > 0, "--target-qps",
+              f"{self.target_qps} must be a positive rate (samples/s)")
+
+
+@dataclass
+class ModeConfig:
+    """LoadGen's mode, and what an accuracy run is held to."""
+
+    name: str = option("performance", flag="--mode", help="performance or accuracy")
+    allow_random_accuracy: bool = option(
+        False, help="accept WEIGHTS=random in accuracy mode (recorded as meaningless)")
+    reference_run: str | None = option(
+        None, path=True, help="accuracy mode: the FP32 accuracy run the 99%% gate compares with "
+                   "(default: found in the results, or run first)")
+
+    def __post_init__(self) -> None:
+        check(self.name in MODES, "--mode", f"unknown mode '{self.name}'; valid: "
+                                            f"{', '.join(MODES)}")
+
+
+@dataclass
+class ExecutionConfig:
+    """How long LoadGen runs and where the result goes."""
+
+    kind: str = option("test", flag="--execution",
+                       help="test (short runs, not valid for submission) or valid (official)")
+    duration_ms: int | None = option(None, help="test mode: minimum duration in ms (>= 1)")
+    results_dir: str = option("results", path=True, help="results root")
+    system: str | None = option(None, help="system name for the results folder "
+                                           "(default: CPU model and core count)")
+    audit_config: str | None = option(
+        None, path=True, help="LoadGen audit.config of a compliance test (harness compliance sets it); "
+                   "never read from the working directory")
+
+    def __post_init__(self) -> None:
+        check(self.kind in EXECUTIONS, "--execution",
+              f"unknown execution mode '{self.kind}'; valid: {', '.join(EXECUTIONS)}")
+        check(self.duration_ms is None or self.duration_ms >= 1, "--duration-ms",
+              f"{self.duration_ms} must be a positive duration in ms")
+        check(self.duration_ms is None or self.kind == "test", "--duration-ms",
+              "applies to test mode only; valid runs use the official minimum duration")
+        check(bool(self.results_dir), "--results-dir", "names no folder")
+        check(self.system is None or (self.system and "/" not in self.system
+                                      and not self.system.startswith(".")),
+              "--system", f"'{self.system}' must be a plain folder name")
+
+
+@dataclass
+class LauncherConfig:
+    """How the run is started: in this process, or in a fresh one; pinned to CPUs or not."""
+
+    name: str = option("inline", flag="--launcher",
+                       help="inline (this process) or process (a fresh Python process)")
+    cores: str | None = option(None, help="pin the run to these CPUs, taskset syntax "
+                                          "('0', '0-1,4')")
+
+    def __post_init__(self) -> None:
+        check(self.name in LAUNCHERS, "--launcher",
+              f"unknown launcher '{self.name}'; valid: {', '.join(LAUNCHERS)}")
+        if self.cores is not None:
+            parse_cpu_list(self.cores)  # syntax; the launcher checks the CPUs exist
+
+
+@dataclass
+class RunConfig:
+    """The whole configuration of one run (saved in ``run.json`` as ``config``)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    backend: OpenVINOConfig | PyTorchConfig = field(default_factory=OpenVINOConfig)
+    scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
+    mode: ModeConfig = field(default_factory=ModeConfig)
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    launcher: LauncherConfig = field(default_factory=LauncherConfig)
+
+    def __post_init__(self) -> None:
+        check(self.mode.name != "accuracy" or self.data.dataset is not None, "--dataset",
+              "accuracy mode needs a real dataset: pass DATASET=<folder> (synthetic data "
+              "has no labels)")
+
+    # --- identity ------------------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """The backend's precision (fp32, bf16, int8)."""
+        return self.backend.precision
+
+    @property
+    def accuracy(self) -> bool:
+        """True in accuracy mode (LoadGen AccuracyOnly)."""
+        return self.mode.name == "accuracy"
+
+    def label(self) -> str:
+        """One line naming the run, e.g. ``resnet50 int8 Offline performance``."""
+        return f"{self.model.name} {self.precision} {self.scenario.name} {self.mode.name}"
+
+    # --- JSON ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict; the backend section carries its ``name``."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RunConfig":
+        """The config of a ``to_dict`` output (e.g. a config file or ``run.json``'s
+        ``config``).
+
+        Raises:
+            HarnessError: not an object, unknown keys, values of the wrong type, or values
+                a section refuses (naming the key and the fix).
+        """
+        return _from_dict(cls, data, "config")
+
+    def with_absolute_paths(self, base: str | Path) -> "RunConfig":
+        """This config with every relative file or folder resolved against ``base`` (the
+        working directory it was made in), so another process in another folder reruns the
+        same thing. ``--weights random`` and ``default`` are names, not paths."""
+        data = self.to_dict()
+
+        def walk(cls, node: dict) -> None:
+            hints = _hints(cls)
+            for f in dataclasses.fields(cls):
+                value = node.get(f.name)
+                if isinstance(value, dict):
+                    alts = [a for a in _alternatives(hints[f.name]) if dataclasses.is_dataclass(a)]
+                    sub = BACKEND_CONFIGS[value["name"]] if len(alts) > 1 else alts[0]
+                    walk(sub, value)
+                elif f.metadata.get("path") and isinstance(value, str) and value and \
+                        value not in ("random", "default"):
+                    node[f.name] = str((Path(base) / value).resolve())
+        walk(RunConfig, data)
+        return RunConfig.from_dict(data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        """A config file, or the ``config`` of an earlier run's ``run.json``.
+
+        Raises:
+            HarnessError: unreadable file, or not a run config.
+        """
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HarnessError(f"--config {path}: cannot read a JSON run config: {exc}")
+        if isinstance(data, dict) and "schema_version" in data and "config" in data:
+            data = data["config"]  # a run.json: replay its config
+        try:
+            return cls.from_dict(data)
+        except HarnessError as exc:
+            raise HarnessError(f"--config {path}: {exc}") from None
+
+
+# --- dict <-> dataclass ------------------------------------------------------------------
+
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _alternatives(hint) -> tuple:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return typing.get_args(hint)
+    return (hint,)
+
+
+def _from_dict(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise HarnessError(f"{where} must be a JSON object, not {type(data).__name__}")
+    hints = _hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise HarnessError(f"{where}: unknown key(s) {', '.join(unknown)}; known: "
+                           f"{', '.join(sorted(names))}")
+    kwargs = {}
+    for name, value in data.items():
+        kwargs[name] = _value(hints[name], value, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _value(hint, value: Any, where: str):
+    alts = _alternatives(hint)
+    dataclass_alts = [a for a in alts if dataclasses.is_dataclass(a)]
+    if dataclass_alts:
+        if len(dataclass_alts) > 1:  # the backend union: chosen by its name
+            if not isinstance(value, dict) or value.get("name") not in BACKEND_CONFIGS:
+                raise HarnessError(f"{where}: needs a 'name', one of "
+                                   f"{', '.join(BACKEND_CONFIGS)}")
+            return _from_dict(BACKEND_CONFIGS[value["name"]], value, where)
+        return _from_dict(dataclass_alts[0], value, where)
+    if value is None:
+        if type(None) in alts:
+            return None
+        raise HarnessError(f"{where} may not be null")
+    for alt in alts:
+        if alt is bool and isinstance(value, bool):
+            return value
+        if alt is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if alt is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if alt is str and isinstance(value, str):
+            return value
+    wanted = " or ".join(getattr(a, "__name__", str(a)) for a in alts)
+    raise HarnessError(f"{where}: {value!r} is not {wanted}")
+
+
+# --- command-line options, generated from the fields -----------------------------------
+
+@dataclass(frozen=True)
+class Option:
+    """One ``harness run`` option: its flag, the field path it sets, its type and help."""
+
+    flag: str
+    path: tuple[str, ...]       # e.g. ("backend", "quantization", "calibration_count")
+    kind: type                  # str, int, float or bool
+    help: str
+    backends: tuple[str, ...]   # backends that have it ((): not a backend option)
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+def _scalar(hint) -> type:
+    for alt in _alternatives(hint):
+        if alt in (str, int, float, bool):
+            return alt
+    raise TypeError(f"unsupported option type {hint}")
+
+
+def _walk(cls, prefix: tuple[str, ...], backend: str | None):
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from _walk(hints[f.name], prefix + (f.name,), backend)
+            continue
+        if f.metadata.get("internal"):
+            continue
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        yield Option(flag, prefix + (f.name,), _scalar(hints[f.name]),
+                     f.metadata.get("help", ""), (backend,) if backend else ())
+
+
+def options() -> list[Option]:
+    """Every ``harness run`` option, in section order; an option several backends share
+    (``--precision``, ``--threads``) appears once, naming all of them."""
+    out: dict[str, Option] = {}
+    for f in dataclasses.fields(RunConfig):
+        if f.name == "backend":
+            out["--backend"] = Option("--backend", ("backend", "name"), str,
+                                      "inference backend: " + ", ".join(BACKEND_CONFIGS), ())
+            for name, cls in BACKEND_CONFIGS.items():
+                for opt in _walk(cls, ("backend",), name):
+                    if opt.path == ("backend", "name"):
+                        continue
+                    if opt.flag in out:
+                        old = out[opt.flag]
+                        opt = dataclasses.replace(old, backends=old.backends + opt.backends)
+                    out[opt.flag] = opt
+            continue
+        for opt in _walk(_hints(RunConfig)[f.name], (f.name,), None):
+            out[opt.flag] = opt
+    return list(out.values())
+
+
+def add_arguments(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = (),
+                  multiple: tuple[str, ...] = ()) -> None:
+    """Add the run options to ``parser``; every default is None (unset), so that
+    :func:`from_arguments` knows what was given.
+
+    Args:
+        exclude: flags a command sets itself (e.g. ``--scenario`` for find-peak).
+        multiple: flags that take several values (a sweep's axes).
+    """
+    for opt in options():
+        if opt.flag in exclude:
+            continue
+        extra = ""
+        if opt.backends and len(opt.backends) < len(BACKEND_CONFIGS):
+            extra = f" [{', '.join(opt.backends)}]"
+        if opt.kind is bool:
+            parser.add_argument(opt.flag, action="store_const", const=True, default=None,
+                                help=opt.help + extra)
+        elif opt.flag in multiple:
+            parser.add_argument(opt.flag, nargs="+", default=None, help=opt.help + extra)
+        else:
+            parser.add_argument(opt.flag, type=_parser_type(opt), default=None,
+                                help=opt.help + extra, metavar=opt.dest.upper())
+
+
+def _parser_type(opt: Option):
+    def parse(text: str):
+        try:
+            return opt.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n' if opt.kind is int else ''}"
+                                             f" {opt.kind.__name__}")
+    parse.__name__ = opt.kind.__name__
+    return parse
+
+
+def given(ns: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The run options the user gave (flag -> value), leaving out ``exclude`` (flags a
+    command did not add, or added with another meaning)."""
+    return {opt.flag: getattr(ns, opt.dest) for opt in options()
+            if opt.flag not in exclude and getattr(ns, opt.dest, None) is not None}
+
+
+def from_arguments(ns: argparse.Namespace | dict[str, Any],
+                   base: RunConfig | None = None, exclude: tuple[str, ...] = ()) -> RunConfig:
+    """A config from parsed options: the given ones override ``base`` (default: all
+    defaults).
+
+    Args:
+        ns: an argparse namespace, or a ``{flag: value}`` dict.
+        base: a config to start from (``--config``, a workflow's base run).
+        exclude: as for :func:`given`.
+
+    Raises:
+        HarnessError: an option the chosen backend does not have, or invalid values.
+    """
+    values = ns if isinstance(ns, dict) else given(ns, exclude)
+    data = (base or RunConfig()).to_dict()
+    table = {opt.flag: opt for opt in options()}
+    backend = values.get("--backend", data["backend"]["name"])
+    if backend not in BACKEND_CONFIGS:
+        raise HarnessError(f"unknown backend '{backend}'. Valid backends: "
+                           f"{', '.join(BACKEND_CONFIGS)}")
+    if backend != data["backend"]["name"]:  # another backend: start from its defaults,
+        old = data["backend"]                # keeping the options both have
+        new = dataclasses.asdict(BACKEND_CONFIGS[backend]())
+        for key in new:
+            if key != "name" and key in old and not isinstance(old[key], dict):
+                new[key] = old[key]
+        data["backend"] = new
+    for flag, value in values.items():
+        opt = table[flag]
+        if opt.backends and backend not in opt.backends:
+            raise HarnessError(f"{flag} is an option of the {' and '.join(opt.backends)} "
+                               f"backend, not of '{backend}'")
+        node = data
+        for key in opt.path[:-1]:
+            node = node[key]
+        node[opt.path[-1]] = value
+    return RunConfig.from_dict(data)
+
+
+#: Options :func:`to_arguments` always writes, first: what names a run.
+IDENTITY_FLAGS = ("--model", "--scenario", "--mode", "--precision", "--execution")
+
+
+def to_arguments(cfg: RunConfig) -> list[str]:
+    """The ``harness run`` options that rebuild ``cfg``: the identity options
+    (:data:`IDENTITY_FLAGS`) always, then those whose values differ from the defaults."""
+    default = RunConfig().to_dict()
+    data = cfg.to_dict()
+    table = {opt.flag: opt for opt in options()}
+    order = list(IDENTITY_FLAGS) + [f for f in table if f not in IDENTITY_FLAGS]
+    out: list[str] = []
+    for flag in order:
+        opt = table[flag]
+        value, base = data, default
+        for key in opt.path:
+            value = value.get(key) if isinstance(value, dict) else None
+            base = base.get(key) if isinstance(base, dict) else None
+        if value is None or (value == base and flag not in IDENTITY_FLAGS):
+            continue
+        if opt.kind is bool:
+            if value:
+                out.append(opt.flag)
+        else:
+            out += [opt.flag, str(value)]
+    return out
+
+
+__all__ = ["RunConfig", "ModelConfig", "DataConfig", "ScenarioConfig", "ModeConfig",
+           "ExecutionConfig", "LauncherConfig", "OpenVINOConfig", "PyTorchConfig",
+           "BACKEND_CONFIGS", "add_arguments", "from_arguments", "to_arguments", "options",
+           "given"]

@@ -1,0 +1,216 @@
+"""What every scenario object does; the declarative part comes from scenarios/scenarios.toml.
+
+A scenario owns everything about it that differs from the others (MLPerf Inference rules,
+"Scenarios"; LoadGen's ``TestScenario``):
+
+- how the SUT answers (:attr:`Scenario.synchronous`: in LoadGen's issue call, or through the
+  dispatcher and the backend's asynchronous requests);
+- how the run is calibrated before LoadGen (:meth:`Scenario.calibrate`);
+- its target policy: the user.conf lines that size or load the run (:meth:`target_lines`);
+- its test-mode user.conf lines (short runs, :meth:`test_mode_lines`);
+- how its result is read from LoadGen's logs (:meth:`read_result`, :meth:`score_of`) and
+  described (:meth:`describe`).
+
+``harness.run`` composes these; nothing outside ``harness.scenarios`` compares scenario
+names.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import loadgen_logs
+from ..loadgen_logs import KeyResult
+
+#: Pre-run calibration: measure at least this long (s).
+CALIBRATION_SECONDS = 3.0
+
+
+@dataclass(frozen=True)
+class Definition:
+    """One table of ``scenarios/scenarios.toml``.
+
+    Attributes:
+        name: the scenario's name (``Offline``).
+        loadgen: the ``mlperf_loadgen.TestScenario`` member.
+        hint: default OpenVINO performance hint.
+        metric: the scenario's result, in words.
+        test_mode: user.conf lines of execution mode ``test``.
+    """
+
+    name: str
+    loadgen: str
+    hint: str
+    metric: str
+    test_mode: tuple[str, ...]
+
+
+@dataclass
+class TargetContext:
+    """What a scenario's target policy may use.
+
+    Attributes:
+        base_conf: text of the run's base user.conf (validated).
+        base_conf_path: where it comes from (for notes).
+        target_qps: ``--target-qps`` (samples/s), or None.
+        calibration: :meth:`Scenario.calibrate`'s result, or {} (accuracy runs).
+        peak_file: where a Server peak of this system, model and precision is recorded.
+        peak_key: the backend configuration the peak belongs to.
+    """
+
+    base_conf: str
+    base_conf_path: str
+    target_qps: float | None
+    calibration: dict[str, Any]
+    peak_file: Path | None = None
+    peak_key: str | None = None
+
+
+class Scenario:
+    """One LoadGen scenario. Subclasses set the behaviour; :class:`Definition` the data."""
+
+    #: The SUT answers in ``issue_queries`` (one sample at a time on LoadGen's thread)
+    #: instead of dispatching to the backend's asynchronous requests.
+    synchronous = False
+    #: The scenario reports latency percentiles (Offline's latencies are time to
+    #: completion of one big query: no metric).
+    reports_latency = True
+    #: LoadGen's early-stopping estimate decides the result (MLPerf rules, early stopping).
+    early_stopping = True
+    #: Compliance: the score is a latency (lower is better) rather than a rate.
+    score_is_latency = False
+    #: The summary line holding the score (upstream ``TEST04/verify_performance.py``).
+    summary_score_line = ""
+    #: The detail-log key holding the score (upstream ``TEST01/verify_performance.py``).
+    detail_score_key = ""
+    #: Score (ns) at or below which the compliance tolerance is 20% instead of 10%.
+    compliance_small_score_ns: float | None = None
+
+    def __init__(self, definition: Definition):
+        self.definition = definition
+
+    name = property(lambda self: self.definition.name)
+    loadgen = property(lambda self: self.definition.loadgen)
+    hint = property(lambda self: self.definition.hint)
+    metric = property(lambda self: self.definition.metric)
+
+    def __repr__(self) -> str:
+        return f"<scenario {self.name}>"
+
+    # --- before LoadGen --------------------------------------------------------------------
+    def calibrate(self, backend, qsl) -> dict[str, Any]:
+        """Measure the backend on loaded samples: ``{"samples_per_second": float}``."""
+        return {"samples_per_second": calibrate_throughput(backend, qsl)}
+
+    def test_mode_lines(self, duration_ms: int | None) -> list[str]:
+        """user.conf lines of a test-mode run (short, not valid for submission)."""
+        lines = ["# execution mode 'test': short run, NOT valid for submission",
+                 *self.definition.test_mode]
+        if duration_ms is not None:
+            lines.append(f"*.{self.name}.min_duration = {int(duration_ms)}")
+        return lines
+
+    def target_lines(self, ctx: TargetContext) -> tuple[list[str], dict[str, Any]]:
+        """user.conf lines that set the run's target, and notes on where each came from."""
+        return [], {}
+
+    def target_used(self, loadgen_notes: dict[str, Any]) -> float | None:
+        """The target QPS a finished run used (for audit runs, which repeat its load)."""
+        return None
+
+    # --- after LoadGen ---------------------------------------------------------------------
+    def read_result(self, run_dir: Path) -> KeyResult:
+        """The key result from LoadGen's logs, with the scenario's metric and score."""
+        result = loadgen_logs.key_result(Path(run_dir))
+        result.metric = self.metric
+        result.score = self.score_of(result)
+        return result
+
+    def score_of(self, result: KeyResult) -> float | None:
+        """The scenario's reported number from a result."""
+        return result.samples_per_second
+
+    def throughput(self, numbers: dict[str, Any]) -> float | None:
+        """The throughput the scenario reports, samples/s, from
+        :func:`harness.loadgen_logs.performance_numbers` (MLPerf rules, scenarios table)."""
+        return numbers.get("qps_with_overhead") or numbers.get("samples_per_s")
+
+    def describe(self, result: KeyResult | None) -> str:
+        """The result in a few words, e.g. ``86.52 samples/s p90 13.60 ms VALID``."""
+        if result is None:
+            return "no result"
+        parts = []
+        if result.samples_per_second is not None:
+            parts.append(f"{float(result.samples_per_second):.2f} samples/s")
+        if self.reports_latency:
+            if result.p90_ms is not None:
+                parts.append(f"p90 {result.p90_ms:.2f} ms")
+            if result.p99_ms is not None:
+                parts.append(f"p99 {result.p99_ms:.2f} ms")
+        if result.validity is not None:
+            parts.append(str(result.validity))
+        if result.invalid_reasons:
+            parts.append("(" + "; ".join(result.invalid_reasons) + ")")
+        return " ".join(parts)
+
+    def compliance_threshold(self, reference_score: float, base: float = 0.10) -> float:
+        """The tolerance of TEST01/TEST04's performance check (upstream
+        ``verify_performance.py``: 20% for very short latencies)."""
+        if self.compliance_small_score_ns is not None and \
+                reference_score <= self.compliance_small_score_ns:
+            return 0.20
+        return base
+
+
+# --- calibration ---------------------------------------------------------------------------
+
+def calibrate_throughput(backend, qsl, seconds: float = CALIBRATION_SECONDS) -> float:
+    """The backend's asynchronous throughput (samples/s) on the samples the QSL holds.
+
+    Runs for ``seconds`` (after one warm-up inference per request) cycling over the loaded
+    samples; Offline sets ``offline_expected_qps`` from it so a run lasts its minimum
+    duration.
+    """
+    indices = sorted(qsl.samples)
+    done = 0
+    lock = threading.Lock()
+
+    def count(_outputs, _userdata, _error):
+        nonlocal done
+        with lock:
+            done += 1
+
+    backend.set_callback(count)
+    for i in range(backend.parallelism()):
+        backend.start_async(qsl.get(indices[i % len(indices)]), None)
+    backend.wait_all()
+    start = time.perf_counter()
+    n = 0
+    while time.perf_counter() - start < seconds or n < 2 * backend.parallelism():
+        backend.start_async(qsl.get(indices[n % len(indices)]), None)
+        n += 1
+    backend.wait_all()
+    return n / (time.perf_counter() - start)
+
+
+def calibrate_latency(backend, qsl, seconds: float = 1.0) -> float:
+    """Median synchronous latency (ms) on loaded samples, for SingleStream's expected latency.
+
+    LoadGen sizes a SingleStream run as min_duration / expected latency queries; an expected
+    latency above the real one ends the run before min_duration (INVALID).
+    """
+    indices = sorted(qsl.samples)
+    backend.infer(qsl.get(indices[0]))  # warm-up
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds or len(times) < 5:
+        t = time.perf_counter()
+        backend.infer(qsl.get(indices[len(times) % len(indices)]))
+        times.append((time.perf_counter() - t) * 1e3)
+    return float(np.median(times))

@@ -1,0 +1,259 @@
+"""``harness prepare-submission``: every run a submission needs, then its tree and check.
+
+What ``make submission`` runs (one ``harness`` line). For each model:
+
+1. the scenarios to run: ``--scenarios``, else those the system type requires of the
+   model's benchmark (round v6.1, :data:`harness.submission.rules.REQUIRED_SCENARIOS`:
+   ResNet-50 ``edge`` = SingleStream, MultiStream, Offline; ``datacenter,edge`` adds Server);
+2. with Server among them, ``find-peak`` first (:mod:`.find_peak`). When it finds no VALID
+   target (:class:`harness.errors.NoValidServerTarget`, the system cannot meet the latency
+   bound), Server is left out of the runs and of the tree and the output says so: the open
+   division accepts a subset of scenarios (the MLCommons checker ignores missing scenarios
+   there);
+3. per scenario a performance run (synthetic inputs unless ``--perf-dataset``) and an
+   accuracy run on ``--accuracy-dataset`` (its FP32 reference first, for the 99% gate);
+4. the compliance tests TEST01 and TEST04 against each VALID performance run
+   (:mod:`.compliance`);
+5. the tree (:func:`harness.submission.build.build`) and its check
+   (:func:`harness.submission.checker.check_tree`).
+
+A failing step does not stop the others; the tree builder then names what is missing. Every
+run goes through the launcher (a fresh process each). Nothing here parses printed output.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import cards, system
+from ..errors import HarnessError, NoValidServerTarget
+from ..launchers import Launcher, for_many
+from ..run import config as run_config
+from ..run.config import RunConfig
+from ..submission import build as tree_builder
+from ..submission import checker, rules
+from . import compliance, find_peak, reference
+
+HELP = ("run everything a submission needs (find-peak, performance, accuracy, compliance), "
+        "then build and check the tree")
+
+
+@dataclass
+class Plan:
+    """What :func:`prepare` runs.
+
+    Attributes:
+        models: card names.
+        base: the run config every run starts from (precision, backend, weights, ...).
+        system_type: ``edge``, ``datacenter`` or ``datacenter,edge``.
+        scenarios: scenarios asked for (None: the system type's required ones).
+        perf_dataset: performance runs' dataset (None: synthetic inputs).
+        accuracy_dataset: accuracy runs' dataset.
+        accuracy_weights: accuracy runs' ``--weights`` (None: the base config's).
+        compliance_ms: test-mode audit runs' minimum duration (ms).
+        peak: find-peak's settings.
+        submitter, system_name, system_file, output: the tree's.
+        min_duration_s: TESTS ONLY: accept test-mode runs at least this long.
+    """
+
+    models: list[str]
+    base: RunConfig
+    accuracy_dataset: str
+    system_type: str = "edge"
+    scenarios: list[str] | None = None
+    perf_dataset: str | None = None
+    accuracy_weights: str | None = None
+    compliance_ms: int = 60000
+    peak: find_peak.SearchOptions = field(default_factory=find_peak.SearchOptions)
+    submitter: str = "MyOrg"
+    system_name: str | None = None
+    system_file: str | None = None
+    output: str | None = None
+    min_duration_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.system_type not in rules.REQUIRED_SCENARIOS:
+            raise HarnessError(f"--system-type: unknown '{self.system_type}'; valid: "
+                               f"{', '.join(rules.REQUIRED_SCENARIOS)}")
+        bad = [s for s in (self.scenarios or []) if s not in rules.SCENARIOS]
+        if bad:
+            raise HarnessError(f"--scenarios: unknown {', '.join(bad)}; valid: "
+                               f"{', '.join(rules.SCENARIOS)}")
+        if self.compliance_ms < 1:
+            raise HarnessError(f"--compliance-ms: {self.compliance_ms} must be at least 1")
+        for m in self.models:
+            cards.load(m)
+
+
+def scenarios_for(plan: Plan, model: str) -> list[str]:
+    """The scenarios to run for ``model``: asked for, else required by the system type."""
+    if plan.scenarios:
+        return list(plan.scenarios)
+    bench = rules.LOADGEN_TO_CHECKER.get(cards.load(model).benchmark, "resnet")
+    return list(rules.REQUIRED_SCENARIOS[plan.system_type].get(bench, ("Offline",)))
+
+
+def _config(plan: Plan, model: str, scenario: str, accuracy: bool) -> RunConfig:
+    base = plan.base
+    weights = (plan.accuracy_weights or base.model.weights) if accuracy else base.model.weights
+    backend = base.backend
+    if base.precision == "int8" and not backend.quantization.calibration_dataset:
+        # performance runs (synthetic inputs) and accuracy runs (real images) calibrate on
+        # the same data, so both measure one INT8 model (TEST01 compares their responses)
+        backend = replace(backend, quantization=replace(
+            backend.quantization, calibration_dataset=plan.accuracy_dataset))
+    return replace(
+        base, model=replace(base.model, name=model, weights=weights), backend=backend,
+        data=replace(base.data, dataset=plan.accuracy_dataset if accuracy else plan.perf_dataset,
+                     count=base.data.count if accuracy else None),
+        scenario=replace(base.scenario, name=scenario),
+        mode=replace(base.mode, name="accuracy" if accuracy else "performance",
+                     allow_random_accuracy=accuracy and weights == "random"))
+
+
+def prepare(plan: Plan, launcher: Launcher) -> int:
+    """Run everything, build and check the tree; print what was left out and why.
+
+    Returns:
+        0 when the tree was built and its check passed, 1 otherwise.
+    """
+    start = time.monotonic()
+    left_out: dict[str, list[str]] = {}
+    problems: list[str] = []
+    tree_scenarios: set[str] = set()
+    for model in plan.models:
+        todo = scenarios_for(plan, model)
+        print(f"== {model}: scenarios {', '.join(todo)} "
+              f"({'asked for' if plan.scenarios else f'required for system type {plan.system_type}'})",
+              flush=True)
+        if "Server" in todo:
+            base = _config(plan, model, "Server", accuracy=False)
+            try:
+                find_peak.search(base, plan.peak, launcher)
+            except NoValidServerTarget as exc:
+                todo.remove("Server")
+                left_out.setdefault("Server", []).append(model)
+                print(f"NOTE: find-peak found no VALID Server target for {model}: Server is "
+                      f"left out of the runs and of the tree ({exc})", flush=True)
+            except HarnessError as exc:
+                problems.append(f"find-peak {model}: {exc}")
+                print(f"find-peak {model} failed: {exc}", flush=True)
+        for scenario in todo:
+            tree_scenarios.add(scenario)
+            perf = _launch(launcher, _config(plan, model, scenario, accuracy=False),
+                           f"{model} {scenario} performance", problems)
+            acc_cfg = _config(plan, model, scenario, accuracy=True)
+            try:
+                acc_cfg = reference.with_reference(acc_cfg, launcher)
+            except HarnessError as exc:
+                problems.append(f"{model} {scenario} accuracy reference: {exc}")
+            acc = _launch(launcher, acc_cfg, f"{model} {scenario} accuracy", problems)
+            if perf is None or not perf.valid or acc is None:
+                continue
+            for test in compliance.TESTS:
+                try:
+                    rec = compliance.run_test(test, perf.path, launcher, acc.path,
+                                              perf.config.execution.kind, plan.compliance_ms)
+                    print(f"{test} {model} {scenario}: "
+                          f"{'PASS' if rec['passed'] else 'FAIL'}", flush=True)
+                except HarnessError as exc:
+                    problems.append(f"{test} {model} {scenario}: {exc}")
+                    print(f"compliance {test} {model} {scenario} failed: {exc}", flush=True)
+    for scenario, models in left_out.items():
+        print(f"NOTE: the tree leaves out {scenario} for {', '.join(models)} (no VALID target "
+              f"at its latency bound on this system; the open division accepts a subset)")
+    base = plan.base
+    system_name = plan.system_name or base.execution.system or system.default_system_name()
+    out = Path(plan.output or Path("submissions") /
+               datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
+    rc = 1
+    try:
+        root, files, _ = tree_builder.build(
+            [Path(base.execution.results_dir)], out, plan.submitter, system_name,
+            Path(plan.system_file) if plan.system_file else None, precision=base.precision,
+            models=plan.models, scenarios_=sorted(tree_scenarios) or None,
+            min_duration_s=plan.min_duration_s,
+            system_defaults={"system_type": plan.system_type})
+        print(f"submission tree: {root} ({len(files)} files)")
+        report = checker.check_tree(out, plan.min_duration_s)
+        checker.print_report(report, plan.min_duration_s)
+        rc = 0 if not report.errors else 1
+    except HarnessError as exc:
+        print(f"error: the tree was not built: {exc}")
+    for p in problems:
+        print(f"problem: {p}")
+    print(f"prepare-submission took {time.monotonic() - start:.0f} s")
+    return rc
+
+
+def _launch(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
+    try:
+        return launcher.launch(cfg)
+    except HarnessError as exc:
+        problems.append(f"{what}: {exc}")
+        print(f"{what} run failed: {exc}", flush=True)
+        return None
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+_OWN = ("--model", "--scenario", "--mode", "--dataset", "--reference-run", "--audit-config",
+        "--allow-random-accuracy", "--target-qps")
+
+
+def add_arguments(p) -> None:
+    run_config.add_arguments(p, exclude=_OWN)
+    p.add_argument("--models", nargs="+", default=["resnet50"], help="model cards")
+    p.add_argument("--system-type", default="edge",
+                   help="edge (default), datacenter or datacenter,edge: decides the required "
+                        "scenarios")
+    p.add_argument("--scenarios", nargs="+", default=None,
+                   help="run these scenarios instead of the system type's required ones "
+                        "(open division: a subset is allowed)")
+    p.add_argument("--perf-dataset", default=None,
+                   help="performance runs' dataset (default: synthetic inputs)")
+    p.add_argument("--accuracy-dataset", required=True, help="accuracy runs' dataset")
+    p.add_argument("--accuracy-weights", default=None,
+                   help="accuracy runs' --weights (default: --weights)")
+    p.add_argument("--compliance-ms", type=int, default=60000,
+                   help="test-mode minimum duration of each compliance audit run (ms)")
+    p.add_argument("--submitter", default="MyOrg", help="organisation name in the tree")
+    p.add_argument("--tree-system", default=None,
+                   help="system name in the tree (default: the results' system folder)")
+    p.add_argument("--system-file", default=None, help="JSON of the system's description")
+    p.add_argument("-o", "--output", default=None,
+                   help="submission folder (default: submissions/<UTC stamp>)")
+    p.add_argument("--min-duration-s", type=float, default=None,
+                   help="TESTS ONLY: accept test-mode runs at least this long (test tree)")
+    d = find_peak.SearchOptions()
+    p.add_argument("--peak-steps", type=int, default=d.steps, help="find-peak --steps")
+    p.add_argument("--peak-duration-ms", type=int, default=d.duration_ms,
+                   help="find-peak --duration-ms")
+    p.add_argument("--peak-min-queries", type=int, default=d.min_queries,
+                   help="find-peak --min-queries")
+    p.add_argument("--peak-confirm-duration-ms", type=int, default=d.confirm_duration_ms,
+                   help="find-peak --confirm-duration-ms")
+    p.add_argument("--peak-offline-duration-ms", type=int, default=d.offline_duration_ms,
+                   help="find-peak --offline-duration-ms")
+
+
+def main(args) -> int:
+    given = run_config.given(args, exclude=_OWN)
+    given.setdefault("--execution", "valid")
+    base = run_config.from_arguments(given)
+    plan = Plan(
+        models=args.models, base=base, accuracy_dataset=args.accuracy_dataset,
+        system_type=args.system_type, scenarios=args.scenarios,
+        perf_dataset=args.perf_dataset, accuracy_weights=args.accuracy_weights,
+        compliance_ms=args.compliance_ms,
+        peak=find_peak.SearchOptions(
+            steps=args.peak_steps, duration_ms=args.peak_duration_ms,
+            min_queries=args.peak_min_queries,
+            confirm_duration_ms=args.peak_confirm_duration_ms,
+            offline_duration_ms=args.peak_offline_duration_ms),
+        submitter=args.submitter, system_name=args.tree_system, system_file=args.system_file,
+        output=args.output, min_duration_s=args.min_duration_s)
+    return prepare(plan, for_many(base.launcher.name, capture=True))
