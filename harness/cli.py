@@ -29,6 +29,7 @@ COMMAND_MODULES: dict[str, str] = {
     "compliance": "harness.workflows.compliance",
     "sweep": "harness.workflows.sweep",
     "compare": "harness.workflows.compare",
+    "serve": "harness.workflows.serve",
     "prepare-submission": "harness.workflows.submission",
     "submission": "harness.submission.build",
     "check-submission": "harness.submission.checker",

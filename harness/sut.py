@@ -54,6 +54,7 @@ class SUT:
         self._lock = threading.Lock()
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._dispatcher: threading.Thread | None = None
+        self._network = False
         self.handle = None
         backend.set_callback(self._on_done)
 
@@ -112,13 +113,26 @@ class SUT:
             self.completed += 1
 
     # --- lifecycle ---------------------------------------------------------------------
-    def construct(self):
-        """Start the dispatcher and create the LoadGen SUT handle."""
+    def construct(self, network_name: str | None = None):
+        """Start the dispatcher and create the LoadGen handle.
+
+        Args:
+            network_name: LoadGen over the network (MLPerf network division): construct a
+                Query Dispatch Library (``lg.ConstructQDL``) that reports this SUT name
+                instead of a local SUT. The QDL forwards each query as it is issued; nothing
+                is batched, cached or padded (LoadGen README, "LoadGen over the Network").
+        """
         if not self.synchronous:
             self._dispatcher = threading.Thread(target=self._dispatch, name="sut-dispatch",
                                                 daemon=True)
             self._dispatcher.start()
-        self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
+        if network_name is not None:
+            self._network = True
+            self.handle = lg.ConstructQDL(self.issue_queries, self.flush_queries,
+                                          lambda: network_name)
+        else:
+            self._network = False
+            self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
         return self.handle
 
     def destroy(self) -> None:
@@ -129,5 +143,5 @@ class SUT:
             self._dispatcher = None
         self.backend.wait_all()
         if self.handle is not None:
-            lg.DestroySUT(self.handle)
+            (lg.DestroyQDL if self._network else lg.DestroySUT)(self.handle)
             self.handle = None

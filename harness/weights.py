@@ -27,7 +27,8 @@ class Weights:
     """Resolved weights.
 
     Attributes:
-        kind: ``standard`` (torchvision enum), ``file`` or ``random``.
+        kind: ``standard`` (torchvision enum), ``file``, ``random`` or ``remote`` (a
+            server's model).
         identity: stable id for caches and the manifest, e.g.
             ``torchvision:ResNet50_Weights.IMAGENET1K_V1`` or ``file:<sha256[:16]>``.
         path: the weights or model file (``file`` kind, and ``standard`` once cached).
@@ -85,6 +86,13 @@ def random_weights() -> Weights:
     """Seeded random initialisation (performance only)."""
     return Weights("random", f"random:seed={RANDOM_SEED}", None, False,
                    "RANDOM weights: performance numbers only; accuracy is meaningless")
+
+
+def remote(endpoint: str, model_name: str) -> Weights:
+    """The weights of a model a remote inference server holds (``--backend kserve``): the
+    harness neither has nor checks them; the server's model metadata is in the report."""
+    return Weights("remote", f"server:{endpoint}/{model_name}", None, True,
+                   f"the weights of model '{model_name}' on the server {endpoint}")
 
 
 def standard(card: ModelCard) -> Weights:

@@ -23,8 +23,17 @@ def _pytorch() -> Backend:
     return PyTorchBackend()
 
 
+def _kserve() -> Backend:
+    try:  # imported on use: tritonclient is an optional dependency (the serve extra)
+        from .kserve.backend import KServeBackend
+    except ImportError as exc:
+        raise HarnessError(f"--backend kserve needs tritonclient ({exc}); install the serving "
+                           f"extra: make setup, or uv pip install -e '.[serve]'") from None
+    return KServeBackend()
+
+
 #: backend name -> factory
-FACTORIES = {"openvino": _openvino, "pytorch": _pytorch}
+FACTORIES = {"openvino": _openvino, "pytorch": _pytorch, "kserve": _kserve}
 
 
 def create(name: str) -> Backend:

@@ -81,6 +81,10 @@ class Backend(ABC):
         """Facts about the loaded model (file, size on disk in MB, ...)."""
         return {}
 
+    def sut_name(self) -> str:
+        """The SUT's name LoadGen's Query Dispatch Library reports (network division)."""
+        return f"{self.name} SUT"
+
     def build_facts(self) -> dict[str, Any] | None:
         """How the model was built, when the backend built it (e.g. INT8 calibration)."""
         return None

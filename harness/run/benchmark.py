@@ -108,8 +108,12 @@ def prepare(config: RunConfig) -> Plan:
         print(f"NOTE: no dataset given: {scenario.name} performance run on SYNTHETIC data "
               f"({len(dataset)} random samples of shape {card.input_shape}).", flush=True)
     dataset.prepare()
-    weights = weights_mod.resolve(card, config.model.weights, config.mode.name,
-                                  config.mode.allow_random_accuracy)
+    if getattr(config.backend, "remote", False):  # the server holds the model
+        weights = weights_mod.remote(config.backend.endpoint, config.backend.model_name
+                                     or card.name)
+    else:
+        weights = weights_mod.resolve(card, config.model.weights, config.mode.name,
+                                      config.mode.allow_random_accuracy)
     if not weights.trained:
         print(f"NOTE: {weights.note}", flush=True)
     plan = Plan(config, card, scenario, dataset, weights, psc, base_path, base,
@@ -272,10 +276,14 @@ def run_loadgen(plan: Plan, backend, post, qsl: QSL, report: RunReport) -> None:
     # its file; every other run names one that cannot exist (never ./audit.config)
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
     sut = SUT(backend, qsl, post, synchronous=scenario.synchronous)
+    network_name = backend.sut_name() if getattr(config.backend, "network_division",
+                                                 False) else None
+    if network_name is not None:
+        report.loadgen.update(network_division=True, sut_name=network_name)
     print(f"LoadGen {scenario.name} {report.loadgen['mode']} ({config.execution.kind} mode) "
           f"...", flush=True)
     t0 = time.perf_counter()
-    sut_handle, qsl_handle = sut.construct(), qsl.construct()
+    sut_handle, qsl_handle = sut.construct(network_name), qsl.construct()
     try:
         _start_test(sut_handle, qsl_handle, ts, log_settings, audit)
     finally:

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..backends.kserve.config import KServeConfig
 from ..backends.openvino.config import OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import HarnessError
@@ -53,7 +54,8 @@ LAUNCHERS = ("inline", "process")
 
 #: Backend name -> its config class. A new backend adds its config here (and its factory in
 #: :mod:`harness.backends`).
-BACKEND_CONFIGS: dict[str, type] = {"openvino": OpenVINOConfig, "pytorch": PyTorchConfig}
+BACKEND_CONFIGS: dict[str, type] = {"openvino": OpenVINOConfig, "pytorch": PyTorchConfig,
+                                    "kserve": KServeConfig}
 
 
 @dataclass
@@ -166,7 +168,8 @@ class RunConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    backend: OpenVINOConfig | PyTorchConfig = field(default_factory=OpenVINOConfig)
+    backend: OpenVINOConfig | PyTorchConfig | KServeConfig = field(
+        default_factory=OpenVINOConfig)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     mode: ModeConfig = field(default_factory=ModeConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
@@ -305,6 +308,18 @@ def _value(hint, value: Any, where: str):
     raise HarnessError(f"{where}: {value!r} is not {wanted}")
 
 
+def _defaults(cls) -> dict[str, Any]:
+    """The default values of a config dataclass as a dict, without checking them (a backend
+    may need values the defaults cannot give, e.g. KServe's endpoint)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:  # a nested section
+            out[f.name] = _defaults(f.default_factory)
+        else:
+            out[f.name] = f.default
+    return out
+
+
 # --- command-line options, generated from the fields -----------------------------------
 
 @dataclass(frozen=True)
@@ -429,7 +444,7 @@ def from_arguments(ns: argparse.Namespace | dict[str, Any],
                            f"{', '.join(BACKEND_CONFIGS)}")
     if backend != data["backend"]["name"]:  # another backend: start from its defaults,
         old = data["backend"]                # keeping the options both have
-        new = dataclasses.asdict(BACKEND_CONFIGS[backend]())
+        new = _defaults(BACKEND_CONFIGS[backend])
         for key in new:
             if key != "name" and key in old and not isinstance(old[key], dict):
                 new[key] = old[key]
@@ -475,6 +490,6 @@ def to_arguments(cfg: RunConfig) -> list[str]:
 
 
 __all__ = ["RunConfig", "ModelConfig", "DataConfig", "ScenarioConfig", "ModeConfig",
-           "ExecutionConfig", "LauncherConfig", "OpenVINOConfig", "PyTorchConfig",
+           "ExecutionConfig", "LauncherConfig", "OpenVINOConfig", "PyTorchConfig", "KServeConfig",
            "BACKEND_CONFIGS", "add_arguments", "from_arguments", "to_arguments", "options",
            "given"]
