@@ -38,7 +38,7 @@ RUN_ARGS = --model $(MODEL) --precision $(PRECISION) --backend $(BACKEND) --exec
 	$(ARGS)
 
 .PHONY: setup offline singlestream multistream server accuracy show test lint bench \
-	clean-cache compare submission find-peak compliance bench-zoo serve bench-network
+	clean-cache compare submission find-peak compliance bench-zoo serve bench-network optimize
 
 # Creates .venv with uv (installing uv from PyPI when absent) and installs the package with
 # its dev and serve extras. uv resolves torch/torchvision from PyPI (the CPU-only torch wheel that plain
@@ -155,3 +155,17 @@ compliance: setup
 BENCH_ZOO_MS ?= 10000
 bench-zoo: setup
 	$(VENV)/bin/python benchmarks/bench_zoo.py --duration-ms $(BENCH_ZOO_MS) $(ARGS)
+
+# The fastest deployment that keeps 99% of FP32 accuracy (docs/optimize.md): an Optuna search
+# over precision, streams, threads, infer requests, hint and batch, through real LoadGen
+# runs; about 15 minutes with the defaults on a 2-core machine.
+#   make optimize MODEL=resnet50                      (random weights: speed only)
+#   make optimize MODEL=mobilenet_v2_quant OPT_DATASET=../shared/data/imagenet-sample
+OPT_SCENARIO ?= Offline
+OPT_TRIALS   ?= 12
+OPT_MS       ?= 6000
+OPT_DATASET  ?=
+optimize: setup
+	$(HARNESS) optimize --models $(MODELS) --scenario $(OPT_SCENARIO) --trials $(OPT_TRIALS) \
+	  --duration-ms $(OPT_MS) $(call opt,--dataset,$(OPT_DATASET)) \
+	  $(call opt,--weights,$(WEIGHTS)) $(ARGS)

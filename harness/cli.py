@@ -30,6 +30,7 @@ COMMAND_MODULES: dict[str, str] = {
     "sweep": "harness.workflows.sweep",
     "compare": "harness.workflows.compare",
     "serve": "harness.workflows.serve",
+    "optimize": "harness.workflows.optimize",
     "prepare-submission": "harness.workflows.submission",
     "submission": "harness.submission.build",
     "check-submission": "harness.submission.checker",

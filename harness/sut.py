@@ -6,6 +6,11 @@
   started in arrival order). Completion callbacks answer LoadGen.
 - SingleStream: answered synchronously in ``issue_queries`` (LoadGen sends the next query
   only after completion), with the backend compiled for the LATENCY hint.
+- Batching (``--batch N``, a backend compiled for batches of N): the dispatcher groups up to
+  N queued samples (what LoadGen has issued, never waiting for more) into one request, pads
+  a partial group with copies of its last sample, answers each sample from its row of the
+  outputs and never answers the padding. SingleStream and the network division's LoadGen
+  node do not batch (MLPerf rules; :class:`harness.run.config.RunConfig` refuses it).
 
 Every sample is answered, also when inference fails: the failure is counted and an empty
 response is sent, so the run never hangs (LoadGen waits for every issued sample).
@@ -35,6 +40,7 @@ class SUT:
         qsl: the QSL whose loaded samples the queries name.
         postprocess: turns model outputs into the response payload.
         synchronous: answer in ``issue_queries`` (SingleStream) instead of dispatching.
+        batch_size: samples per request (the backend's batch; 1: no batching).
 
     Attributes:
         errors: number of samples whose inference or post-processing failed.
@@ -43,11 +49,12 @@ class SUT:
     """
 
     def __init__(self, backend: Backend, qsl: QSL, postprocess: PostProcess,
-                 synchronous: bool = False):
+                 synchronous: bool = False, batch_size: int = 1):
         self.backend = backend
         self.qsl = qsl
         self.postprocess = postprocess
         self.synchronous = synchronous
+        self.batch_size = int(batch_size)
         self.errors = 0
         self.first_error: str | None = None
         self.completed = 0
@@ -77,17 +84,45 @@ class SUT:
 
     # --- dispatch and completion -------------------------------------------------------
     def _dispatch(self) -> None:
-        while True:
-            batch = self._pending.get()
-            if batch is None:
+        stop = False
+        while not stop:
+            work = self._pending.get()
+            if work is None:
                 return
-            for sample_id, index in batch:
+            # batching: add what LoadGen has already issued, without waiting, to fill a batch
+            while len(work) % self.batch_size:
                 try:
-                    self.backend.start_async(self.qsl.get(index), (sample_id, index))
-                except BaseException as exc:
-                    self._respond(sample_id, index, None, exc)
+                    more = self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                work = work + more
+            for start in range(0, len(work), self.batch_size):
+                self._start(work[start:start + self.batch_size])
+
+    def _start(self, group: list[tuple[int, int]]) -> None:
+        """Start one request for ``group`` (``[(sample id, QSL index)]``)."""
+        try:
+            if self.batch_size == 1:
+                sample_id, index = group[0]
+                self.backend.start_async(self.qsl.get(index), (sample_id, index))
+            else:
+                batch = pad_batch([self.qsl.get(i) for _, i in group], self.batch_size)
+                # the backend reads the array in place until the request completes: the
+                # userdata keeps it alive until then
+                self.backend.start_async(batch, _Batch(group, batch))
+        except BaseException as exc:
+            for sample_id, index in group:
+                self._respond(sample_id, index, None, exc)
 
     def _on_done(self, outputs, userdata, error) -> None:
+        if isinstance(userdata, _Batch):  # row k answers sample k; padding rows answer none
+            for row, (sample_id, index) in enumerate(userdata.samples):
+                rows = None if outputs is None else [o[row:row + 1] for o in outputs]
+                self._respond(sample_id, index, rows, error)
+            return
         sample_id, index = userdata
         self._respond(sample_id, index, outputs, error)
 
@@ -145,3 +180,26 @@ class SUT:
         if self.handle is not None:
             (lg.DestroyQDL if self._network else lg.DestroySUT)(self.handle)
             self.handle = None
+
+
+class _Batch:
+    """One batched request in flight: its samples ``[(sample id, QSL index)]`` and the
+    stacked input array (kept alive while the backend reads it)."""
+
+    __slots__ = ("samples", "data")
+
+    def __init__(self, samples: list[tuple[int, int]], data: np.ndarray):
+        self.samples = samples
+        self.data = data
+
+
+def pad_batch(samples: list[np.ndarray], size: int) -> np.ndarray:
+    """Stack samples (each with a batch dimension of 1) into one batch of ``size``, padding
+    with copies of the last sample.
+
+    Raises:
+        ValueError: more samples than ``size``.
+    """
+    if len(samples) > size:
+        raise ValueError(f"{len(samples)} samples do not fit a batch of {size}")
+    return np.concatenate(samples + [samples[-1]] * (size - len(samples)), axis=0)

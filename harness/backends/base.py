@@ -58,7 +58,12 @@ class Backend(ABC):
 
     @abstractmethod
     def start_async(self, sample: np.ndarray, userdata: Any) -> None:
-        """Start inference of one batch; blocks only while all requests are busy."""
+        """Start inference of one batch; blocks only while all requests are busy.
+
+        The backend may read ``sample`` in place until the request completes (OpenVINO's
+        ``share_inputs``): the caller keeps the array alive until the callback, e.g. by
+        holding it in ``userdata``.
+        """
 
     @abstractmethod
     def wait_all(self) -> None:
@@ -67,6 +72,10 @@ class Backend(ABC):
     @abstractmethod
     def parallelism(self) -> int:
         """Number of inferences the backend runs at once (infer requests)."""
+
+    def batch_size(self) -> int:
+        """Samples per request (:meth:`start_async` takes arrays of this batch size)."""
+        return 1
 
     @abstractmethod
     def properties(self) -> dict[str, Any]:

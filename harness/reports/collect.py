@@ -52,7 +52,8 @@ ROLE_SEARCH = "peak search"
 SEARCH_FOLDER = "peak_search"
 
 
-def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None) -> str:
+def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None,
+                 batch=None) -> str:
     """The hardware configuration as one short string, e.g. ``streams=2 threads=1 cores=0``.
 
     Only settings the user chose appear; ``default`` when none was (the backend's and the
@@ -60,7 +61,7 @@ def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None) 
     """
     parts = [f"{name}={value}" for name, value in (("streams", streams), ("threads", threads),
                                                     ("hint", hint), ("cores", cores),
-                                                    ("nireq", nireq))
+                                                    ("nireq", nireq), ("batch", batch))
              if value not in (None, "")]
     return " ".join(parts) if parts else "default"
 
@@ -102,7 +103,8 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
         "config": config_label(getattr(cfg.backend, "streams", None),
                                getattr(cfg.backend, "threads", None),
                                getattr(cfg.backend, "hint", None), cfg.launcher.cores,
-                               getattr(cfg.backend, "nireq", None)),
+                               getattr(cfg.backend, "nireq", None),
+                               getattr(cfg.backend, "batch", None)),
         "streams": getattr(cfg.backend, "streams", None),
         "threads": getattr(cfg.backend, "threads", None),
         "hint": getattr(cfg.backend, "hint", None), "cores": cfg.launcher.cores,

@@ -275,7 +275,8 @@ def run_loadgen(plan: Plan, backend, post, qsl: QSL, report: RunReport) -> None:
     # LoadGen reads an audit.config only from the path given here: a compliance test names
     # its file; every other run names one that cannot exist (never ./audit.config)
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
-    sut = SUT(backend, qsl, post, synchronous=scenario.synchronous)
+    sut = SUT(backend, qsl, post, synchronous=scenario.synchronous,
+              batch_size=backend.batch_size())
     network_name = backend.sut_name() if getattr(config.backend, "network_division",
                                                  False) else None
     if network_name is not None:

@@ -179,6 +179,10 @@ class RunConfig:
         check(self.mode.name != "accuracy" or self.data.dataset is not None, "--dataset",
               "accuracy mode needs a real dataset: pass DATASET=<folder> (synthetic data "
               "has no labels)")
+        check((getattr(self.backend, "batch", None) or 1) == 1
+              or self.scenario.name != "SingleStream", "--batch",
+              "SingleStream sends one sample per query and waits for it (MLPerf rules, "
+              "scenarios): batching does not apply; leave --batch out")
 
     # --- identity ------------------------------------------------------------------------
     @property

@@ -81,8 +81,11 @@ def peak_key(settings: dict[str, Any]) -> str:
     Args:
         settings: the run's backend settings (effective hint).
     """
-    return " ".join(f"{k}={settings.get(k)}" for k in ("device", "hint", "streams", "threads",
-                                                       "nireq"))
+    keys = ("device", "hint", "streams", "threads", "nireq")
+    text = " ".join(f"{k}={settings.get(k)}" for k in keys)
+    if (settings.get("batch") or 1) > 1:  # batch 1 keeps the key of earlier peak files
+        text += f" batch={settings['batch']}"
+    return text
 
 
 def peak_file(results_dir: Path, system: str, model: str, precision_folder: str) -> Path:

@@ -94,6 +94,16 @@ class OpenVINOBackend(Backend):
             model = self.core.read_model(str(path))
         except Exception as exc:
             raise HarnessError(f"OpenVINO cannot read model {path}: {exc}") from exc
+        if (settings.batch or 1) > 1:
+            shape = list(model.input(0).get_partial_shape().to_shape())
+            try:
+                model.reshape([int(settings.batch), *shape[1:]])
+            except Exception as exc:
+                why = [line for line in str(exc).strip().splitlines() if line.strip()][-1:]
+                raise HarnessError(f"--batch {settings.batch}: the model {path} cannot be "
+                                   f"reshaped to a batch of {settings.batch} (OpenVINO: "
+                                   f"{' '.join(why)}): it fixes its batch size inside; leave "
+                                   f"--batch out for this model") from None
         try:
             self.compiled = self.core.compile_model(model, settings.device,
                                                     compile_config(settings))
@@ -104,6 +114,8 @@ class OpenVINOBackend(Backend):
             props.optimal_number_of_infer_requests)
         self.config = settings
         self._sync_request = None
+        streams = int(self.compiled.get_property(props.num_streams))
+        nireq = settings.nireq or max(int(nireq), 2 * streams)
         self.queue = ov.AsyncInferQueue(self.compiled, int(nireq))
         self.queue.set_callback(self._on_done)
         self._n_outputs = len(self.compiled.outputs)
@@ -120,12 +132,23 @@ class OpenVINOBackend(Backend):
         self._callback = callback
 
     def infer(self, sample: np.ndarray) -> list[np.ndarray]:
-        """Synchronous inference on one reused infer request (SingleStream, calibration)."""
+        """Synchronous inference on one reused infer request (SingleStream, calibration).
+
+        A sample of batch 1 given to a model compiled for batches of N is padded, and its
+        outputs' first row returned.
+        """
         if self._sync_request is None:
             self._sync_request = self.compiled.create_infer_request()
+        n = self.batch_size()
+        rows = sample.shape[0]
+        if rows < n:
+            sample = np.concatenate([sample] * n, axis=0)[:n]
         self._sync_request.infer([sample], share_inputs=True)
-        return [self._sync_request.get_output_tensor(i).data.copy()
+        return [self._sync_request.get_output_tensor(i).data[:rows].copy()
                 for i in range(self._n_outputs)]
+
+    def batch_size(self) -> int:
+        return int(self.config.batch or 1) if self.config else 1
 
     def start_async(self, sample: np.ndarray, userdata: Any) -> None:
         self.queue.start_async([sample], userdata, share_inputs=True)
@@ -153,7 +176,8 @@ class OpenVINOBackend(Backend):
         """Device, precision, effective hint, streams, threads and infer requests asked for."""
         c = self.config
         return {"device": c.device, "precision": c.precision, "hint": c.hint,
-                "streams": c.streams, "threads": c.threads, "nireq": c.nireq}
+                "streams": c.streams, "threads": c.threads, "nireq": c.nireq,
+                "batch": c.batch}
 
     def build_facts(self) -> dict[str, Any] | None:
         """INT8: the quantization record (calibration set, overlap, versions), else None."""
