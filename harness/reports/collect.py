@@ -30,6 +30,7 @@ import pandas as pd
 from .. import loadgen_logs, scenarios
 from ..errors import HarnessError
 from ..run import report as report_mod
+from ..system import parse_cpu_list
 
 #: Columns of the runs table, in order (latencies in ms, throughputs in samples/s).
 COLUMNS = [
@@ -89,6 +90,13 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
                 "status": "unreadable", "log_status": "unreadable", "log_problem": str(rep),
                 "run_dir": str(run_dir)}
     cfg = rep.config
+    # the CPUs it ran on: asked for (--cores), else its own CPU set when narrower than the
+    # machine (taskset, a cpuset)
+    cores = cfg.launcher.cores
+    affinity = rep.system.get("affinity")
+    if not cores and affinity and rep.system.get("logical_cores") and \
+            len(parse_cpu_list(affinity)) < int(rep.system["logical_cores"]):
+        cores = affinity
     props = rep.backend.get("properties") or {}
     stats = rep.model_stats or {}
     gate = rep.accuracy_gate or {}
@@ -102,12 +110,12 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
         "execution": cfg.execution.kind,
         "config": config_label(getattr(cfg.backend, "streams", None),
                                getattr(cfg.backend, "threads", None),
-                               getattr(cfg.backend, "hint", None), cfg.launcher.cores,
+                               getattr(cfg.backend, "hint", None), cores,
                                getattr(cfg.backend, "nireq", None),
                                getattr(cfg.backend, "batch", None)),
         "streams": getattr(cfg.backend, "streams", None),
         "threads": getattr(cfg.backend, "threads", None),
-        "hint": getattr(cfg.backend, "hint", None), "cores": cfg.launcher.cores,
+        "hint": getattr(cfg.backend, "hint", None), "cores": cores,
         "nireq": getattr(cfg.backend, "nireq", None),
         "ov_streams": props.get("NUM_STREAMS"), "ov_threads": props.get("INFERENCE_NUM_THREADS"),
         "status": rep.live_status(),
