@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..errors import HarnessError
 from ..launchers import for_many
-from ..reports import markdown
 from ..run import config as run_config
 from . import find_peak, sweep
 
@@ -75,6 +74,8 @@ def main(args) -> int:
                                                  offline_duration_ms=2000), launcher)
     except HarnessError as exc:
         failed.append(("find-peak mobilenet_v2_quant", str(exc)))
+    from ..reports import markdown  # imported on use: matplotlib and pandas load slowly
+
     report = markdown.write_report([Path(args.results_dir)], Path(args.out))
     for label, error in failed:
         print(f"  failed (ignored): {label}: {error}")

@@ -59,7 +59,7 @@ from ..run import config as run_config
 from ..run.config import RunConfig
 from . import find_peak, reference
 
-HELP = "search the fastest deployment that keeps 99% of FP32 accuracy (Optuna)"
+HELP = "search the fastest deployment that keeps 99%% of FP32 accuracy (Optuna)"
 
 PRECISIONS = ("fp32", "bf16", "int8", "int8-ac")
 #: Scenario -> (what is measured, Optuna direction).

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from .. import cards, model_stats
 from .. import weights as weights_mod
-from ..backends.openvino import quantization
 from ..backends.openvino.config import QuantizationConfig
 from ..errors import HarnessError
 
@@ -46,6 +45,8 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    from ..backends.openvino import quantization  # imported on use: OpenVINO loads slowly
+
     card = cards.load(args.model)
     config = QuantizationConfig(
         calibration_dataset=args.dataset or None, calibration_list=args.calibration_list,
