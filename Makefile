@@ -47,7 +47,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
 	@UV=$$(command -v uv || echo $$($(PYTHON) -m site --user-base)/bin/uv); \
 	  test -d $(VENV) || $$UV venv --quiet --python $(PYTHON) $(VENV); \
-	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet -e '.[dev]'
+	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet -e '.[dev,cluster]'
 	@touch $@
 
 setup: $(VENV)/.installed
