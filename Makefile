@@ -41,13 +41,13 @@ RUN_ARGS = --model $(MODEL) --precision $(PRECISION) --backend $(BACKEND) --exec
 	clean-cache compare submission find-peak compliance bench-zoo serve bench-network optimize
 
 # Creates .venv with uv (installing uv from PyPI when absent) and installs the package with
-# its dev and serve extras. uv resolves torch/torchvision from PyPI (the CPU-only torch wheel that plain
+# its dev, serve and cluster extras. uv resolves torch/torchvision from PyPI (the CPU-only torch wheel that plain
 # pip picks on some machines cannot import torchvision).
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
 	@UV=$$(command -v uv || echo $$($(PYTHON) -m site --user-base)/bin/uv); \
 	  test -d $(VENV) || $$UV venv --quiet --python $(PYTHON) $(VENV); \
-	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet -e '.[dev,serve]'
+	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet -e '.[dev,serve,cluster]'
 	@touch $@
 
 setup: $(VENV)/.installed

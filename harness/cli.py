@@ -51,7 +51,7 @@ def _cmd_run(args) -> int:
 
     base = run_config.RunConfig.from_file(args.config) if args.config else None
     cfg = run_config.from_arguments(args, base)
-    report = measure(cfg, launchers.create(cfg.launcher.name), sys.argv)
+    report = measure(cfg, launchers.from_config(cfg.launcher), sys.argv)
     print(f"{cfg.label()}: {scenarios.get(cfg.scenario.name).describe(report.result)}"
           if not cfg.accuracy else f"{cfg.label()}: complete")
     print(f"results: {report.run_dir}")

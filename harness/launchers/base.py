@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Callable, Iterator
 
+from ..errors import HarnessError
 from ..run.config import RunConfig
 from ..run.report import RunReport
 
@@ -25,6 +27,34 @@ class Launcher(ABC):
     @abstractmethod
     def launch(self, config: RunConfig, command: list[str] | None = None) -> RunReport:
         """Run ``config``; ``command`` is recorded as the command line that asked for it."""
+
+    def check(self) -> None:
+        """Check this launcher can start runs at all, before a workflow starts any (a
+        cluster launcher connects); nothing to check for a local one.
+
+        Raises:
+            HarnessError: it cannot (the message says why and what to do).
+        """
+
+    def launch_many(self, configs: list[RunConfig], command: list[str] | None = None,
+                    on_start: Callable[[int], None] | None = None
+                    ) -> Iterator[tuple[int, RunReport | HarnessError]]:
+        """Run every config; yield ``(index, report)`` as each run ends, or ``(index,
+        error)`` for one that failed (a :class:`RunFailed` or :class:`HarnessError`), so
+        the caller goes on with the others.
+
+        This one runs them one after the other, calling ``on_start(index)`` before each; a
+        launcher that can run several at once (:class:`harness.launchers.ray.RayLauncher`)
+        starts them all, calls ``on_start`` as it hands each over, and yields in the order
+        they end. ``KeyboardInterrupt`` goes through.
+        """
+        for index, config in enumerate(configs):
+            if on_start is not None:
+                on_start(index)
+            try:
+                yield index, self.launch(config, command)
+            except HarnessError as exc:
+                yield index, exc
 
     def fresh(self) -> "Launcher":
         """A launcher that starts each run in a fresh process (``self`` when it does)."""

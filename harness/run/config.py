@@ -13,7 +13,8 @@ optimum-benchmark's ``BenchmarkConfig``)::
       mode       ModeConfig       performance | accuracy, the 99% gate's reference run
       execution  ExecutionConfig  test | valid, test-mode duration, results root, system name,
                                   LoadGen audit.config (compliance tests)
-      launcher   LauncherConfig   inline | process, CPUs to pin the run to
+      launcher   LauncherConfig   inline | process | ray, CPUs to pin the run to, the Ray
+                                  cluster's address
 
 Validation lives in one place: each section's ``__post_init__`` checks its own values (a
 config that exists is a valid one), :class:`RunConfig` checks what spans sections. Errors are
@@ -50,7 +51,7 @@ from ..system import parse_cpu_list
 
 MODES = ("performance", "accuracy")
 EXECUTIONS = ("test", "valid")
-LAUNCHERS = ("inline", "process")
+LAUNCHERS = ("inline", "process", "ray")
 
 #: Backend name -> its config class. A new backend adds its config here (and its factory in
 #: :mod:`harness.backends`).
@@ -148,18 +149,29 @@ class ExecutionConfig:
 
 @dataclass
 class LauncherConfig:
-    """How the run is started: in this process, or in a fresh one; pinned to CPUs or not."""
+    """How the run is started: in this process, in a fresh one, or on a node of a Ray
+    cluster; pinned to CPUs or not."""
 
     name: str = option("inline", flag="--launcher",
-                       help="inline (this process) or process (a fresh Python process)")
+                       help="inline (this process), process (a fresh Python process) or ray "
+                            "(a node of a Ray cluster, docs/scale-out.md)")
     cores: str | None = option(None, help="pin the run to these CPUs, taskset syntax "
                                           "('0', '0-1,4')")
+    address: str | None = option(None, help="--launcher ray: the cluster's head, HOST:PORT, "
+                                            "or 'auto' (the default: the cluster this machine "
+                                            "belongs to, or RAY_ADDRESS)")
 
     def __post_init__(self) -> None:
         check(self.name in LAUNCHERS, "--launcher",
               f"unknown launcher '{self.name}'; valid: {', '.join(LAUNCHERS)}")
         if self.cores is not None:
             parse_cpu_list(self.cores)  # syntax; the launcher checks the CPUs exist
+        if self.address is not None:
+            host, _, port = self.address.rpartition(":")
+            check(self.address == "auto" or (bool(host) and "/" not in host
+                                             and port.isdigit() and 0 < int(port) < 65536),
+                  "--address", f"'{self.address}' is not HOST:PORT (the Ray head's GCS "
+                               f"port, e.g. 10.0.0.5:6379) or 'auto'")
 
 
 @dataclass

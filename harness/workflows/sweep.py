@@ -8,6 +8,11 @@ value); every other ``harness run`` option applies to all points. Each point is 
 ``--cores`` is pinned to those CPUs, like ``taskset -c``), and its report records the
 configuration, so it is part of each run's identity in ``harness report``. A failed point
 does not stop the sweep; the exit status is 1 when any point failed.
+
+``--launcher ray [--address HOST:PORT]`` runs the points on the nodes of a Ray cluster, as
+many at once as the nodes offer ``bench_slot`` resources (one benchmark per node), and each
+run directory comes back to this machine's results root under the node's own system name
+(:mod:`harness.launchers.ray`, docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from .. import system
 from ..errors import HarnessError
-from ..launchers import Launcher, for_many
+from ..launchers import Launcher, from_config
 from ..run import config as run_config
 from ..run.config import RunConfig
 
@@ -80,41 +85,48 @@ def configs(args) -> list[tuple[dict[str, Any], RunConfig]]:
         shared.update(run_config.given(extra.parse_args(shlex.split(args.run_args))))
     out = []
     for point in grid(args):
-        if point.get("--cores"):
+        cfg = run_config.from_arguments({**shared, **point})
+        if point.get("--cores") and cfg.launcher.name != "ray":  # a node checks its own
             system.check_cpus(point["--cores"])
-        out.append((point, run_config.from_arguments({**shared, **point})))
+        out.append((point, cfg))
     return out
 
 
 def run_points(points: list[tuple[dict[str, Any], RunConfig]], launcher: Launcher
                ) -> list[tuple[str, str]]:
-    """Launch every point; returns ``[(label, error)]`` of the points that failed."""
+    """Launch every point (one after the other, or several at once on a cluster); returns
+    ``[(label, error)]`` of the points that failed."""
     from tqdm import tqdm
 
+    labels = [" ".join(f"{k.lstrip('-')}={v}" for k, v in point.items()) or "defaults"
+              for point, _ in points]
     failed = []
-    for point, cfg in tqdm(points, desc="sweep", unit="run"):
-        label = " ".join(f"{k.lstrip('-')}={v}" for k, v in point.items())
-        tqdm.write(f"--- {label or 'defaults'}: {cfg.label()}")
-        try:
-            report = launcher.launch(cfg)
-            tqdm.write(f"    {report.run_dir}")
-        except HarnessError as exc:
-            failed.append((label, str(exc)))
-            tqdm.write(f"    FAILED: {exc}")
+    with tqdm(total=len(points), desc="sweep", unit="run") as bar:
+        for index, outcome in launcher.launch_many(
+                [cfg for _, cfg in points],
+                on_start=lambda i: tqdm.write(f"--- {labels[i]}: {points[i][1].label()}")):
+            if isinstance(outcome, HarnessError):
+                failed.append((labels[index], str(outcome)))
+                tqdm.write(f"    {labels[index]}: FAILED: {outcome}")
+            else:
+                tqdm.write(f"    {labels[index]}: {outcome.run_dir}")
+            bar.update(1)
     return failed
 
 
 def main(args) -> int:
     """Run every point of the grid; print one line per point and a final tally."""
-    points = configs(args)
-    results_dir = points[0][1].execution.results_dir if points else "results"
-    print(f"sweep: {len(points)} runs into {results_dir}", flush=True)
+    points = configs(args)  # a grid has at least one point
+    results_dir = points[0][1].execution.results_dir
     if args.dry_run:
+        print(f"sweep: {len(points)} runs into {results_dir}", flush=True)
         for point, cfg in points:
             print(f"  harness run {' '.join(run_config.to_arguments(cfg))}")
         print(f"sweep: {len(points)} points (dry run: nothing was run)")
         return 0
-    launcher = for_many(points[0][1].launcher.name if points else "process")
+    launcher = from_config(points[0][1].launcher, many=True)
+    launcher.check()
+    print(f"sweep: {len(points)} runs into {results_dir}", flush=True)
     failed = run_points(points, launcher)
     print(f"sweep: {len(points) - len(failed)} of {len(points)} runs finished; compare "
           f"them: harness report {results_dir}")
