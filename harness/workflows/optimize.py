@@ -54,7 +54,7 @@ from ..backends.openvino.config import OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import HarnessError, NoValidServerTarget
 from ..files import write_json_atomic, write_text_atomic
-from ..launchers import Launcher, for_many
+from ..launchers import Launcher, ProcessLauncher, RayLauncher, for_many
 from ..run import config as run_config
 from ..run.config import RunConfig
 from . import find_peak, reference
@@ -144,6 +144,9 @@ class Search:
     accuracy_dataset: str | None
     trained: dict[str, bool]
     calibration_count: int | None = None
+    #: starts the accuracy runs (they do not depend on the machine): a local process
+    #: launcher when the trials go to a cluster; None: ``launcher``
+    accuracy_launcher: Launcher | None = None
     accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
@@ -251,7 +254,8 @@ def accuracy_of(search: Search, study, model: str, precision: str) -> dict[str, 
                       execution=replace(cfg.execution, duration_ms=None,
                                         results_dir=search.base.execution.results_dir))
         try:
-            rep = search.launcher.launch(reference.with_reference(cfg, search.launcher))
+            launcher = search.accuracy_launcher or search.launcher
+            rep = launcher.launch(reference.with_reference(cfg, launcher))
             gate = rep.accuracy_gate or {}
             acc = {"value": rep.accuracy["value"], "metric": rep.accuracy["metric"],
                    "gate": gate.get("result"), "ratio": gate.get("ratio"),
@@ -659,7 +663,11 @@ def add_arguments(p) -> None:
     p.add_argument("--weights", default=None, help="'random', a file, or the card's")
     p.add_argument("--duration-ms", type=int, default=6000,
                    help="each measurement's LoadGen minimum duration (ms, test mode)")
-    p.add_argument("--launcher", default="process", help="process or ray")
+    p.add_argument("--launcher", default="process",
+                   help="process, or ray: trials on the nodes of a Ray cluster (--parallel N "
+                        "at once; docs/scale-out.md)")
+    p.add_argument("--address", default=None,
+                   help="--launcher ray: the cluster's head HOST:PORT, or auto")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--system", default=None)
     p.add_argument("--user-conf", default=None,
@@ -711,14 +719,24 @@ def main(args) -> int:
                            f"{', '.join(PRECISIONS)}")
     if options.scenario == "SingleStream" and any(b > 1 for b in space.batch):
         raise HarnessError("--batches: SingleStream does not batch (one sample per query)")
+    if args.launcher == "ray":
+        if options.scenario == "Server":
+            raise HarnessError("--launcher ray: a Server trial is a find-peak search whose "
+                               "runs must share one machine; search Server with --launcher "
+                               "process on the machine itself")
+        launcher = RayLauncher(address=args.address)
+        launcher.check()
+        accuracy_launcher = ProcessLauncher(capture=True)
+    else:
+        launcher, accuracy_launcher = for_many(args.launcher, capture=True), None
     system_name = args.system or system.default_system_name()
     root = Path(args.results_dir) / system_name / "optimize"
     out = root / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=False)
-    search = Search(base=base, space=space, options=options,
-                    launcher=for_many(args.launcher, capture=True), out=out,
+    search = Search(base=base, space=space, options=options, launcher=launcher, out=out,
                     accuracy_dataset=args.dataset, trained=trained,
-                    calibration_count=args.calibration_count)
+                    calibration_count=args.calibration_count,
+                    accuracy_launcher=accuracy_launcher)
     t0 = time.monotonic()
     result = run_search(search, root)
     best, side = result["best"], result["side_by_side"]
