@@ -12,8 +12,8 @@ What ``make submission`` runs (one ``harness`` line). For each model:
    there);
 3. per scenario a performance run (synthetic inputs unless ``--perf-dataset``) and an
    accuracy run on ``--accuracy-dataset`` (its FP32 reference first, for the 99% gate);
-4. the compliance tests TEST01 and TEST04 against each VALID performance run
-   (:mod:`.compliance`);
+4. the compliance tests the round asks of the model (resnet: TEST01 and TEST04; the COCO
+   detectors: TEST01) against each VALID performance run (:mod:`.compliance`);
 5. the tree (:func:`harness.submission.build.build`) and its check
    (:func:`harness.submission.checker.check_tree`).
 
@@ -85,15 +85,33 @@ class Plan:
         if self.compliance_ms < 1:
             raise HarnessError(f"--compliance-ms: {self.compliance_ms} must be at least 1")
         for m in self.models:
-            cards.load(m)
+            model = rules.checker_model(cards.load(m).benchmark)
+            if not self.scenarios and rules.required_scenarios(self.system_type, model) is None:
+                raise HarnessError(
+                    f"--system-type {self.system_type}: round {rules.ROUND} requires no "
+                    f"scenario of '{model}' ({m}) on {self.system_type} systems (constants.py "
+                    f"required-scenarios tables); use --system-type edge or datacenter,edge, "
+                    f"or name the scenarios with --scenarios")
+
+
+def required_for(plan: Plan, model: str) -> tuple[str, ...]:
+    """The scenarios the plan's system type requires of ``model``'s benchmark
+    (:func:`harness.submission.rules.required_scenarios`); () when none."""
+    return rules.required_scenarios(
+        plan.system_type, rules.checker_model(cards.load(model).benchmark)) or ()
 
 
 def scenarios_for(plan: Plan, model: str) -> list[str]:
-    """The scenarios to run for ``model``: asked for, else required by the system type."""
-    if plan.scenarios:
-        return list(plan.scenarios)
-    bench = rules.LOADGEN_TO_CHECKER.get(cards.load(model).benchmark, "resnet")
-    return list(rules.REQUIRED_SCENARIOS[plan.system_type].get(bench, ("Offline",)))
+    """The scenarios to run for ``model``: asked for, else required by the system type
+    (:class:`Plan` refused a model the system type requires nothing of)."""
+    return list(plan.scenarios) if plan.scenarios else list(required_for(plan, model))
+
+
+def compliance_tests_for(model: str) -> tuple[str, ...]:
+    """The compliance tests of the round for ``model`` (constants.py ``models_TEST01``,
+    ``models_TEST04``: resnet TEST01 and TEST04, the detectors TEST01)."""
+    return rules.COMPLIANCE_TESTS.get(rules.checker_model(cards.load(model).benchmark),
+                                      rules.COMPLIANCE_TESTS_RUN)
 
 
 def _config(plan: Plan, model: str, scenario: str, accuracy: bool) -> RunConfig:
@@ -121,11 +139,14 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         0 when the tree was built and its check passed, 1 otherwise.
     """
     start = time.monotonic()
-    left_out: dict[str, list[str]] = {}
+    left_out: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     tree_scenarios: set[str] = set()
     for model in plan.models:
         todo = scenarios_for(plan, model)
+        for scenario in required_for(plan, model):
+            if scenario not in todo:
+                left_out.setdefault(scenario, {})[model] = "not asked for with --scenarios"
         print(f"== {model}: scenarios {', '.join(todo)} "
               f"({'asked for' if plan.scenarios else f'required for system type {plan.system_type}'})",
               flush=True)
@@ -135,7 +156,8 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                 find_peak.search(base, plan.peak, launcher)
             except NoValidServerTarget as exc:
                 todo.remove("Server")
-                left_out.setdefault("Server", []).append(model)
+                left_out.setdefault("Server", {})[model] = \
+                    "no VALID target at its latency bound on this system"
                 print(f"NOTE: find-peak found no VALID Server target for {model}: Server is "
                       f"left out of the runs and of the tree ({exc})", flush=True)
             except HarnessError as exc:
@@ -153,7 +175,7 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
             acc = _launch(launcher, acc_cfg, f"{model} {scenario} accuracy", problems)
             if perf is None or not perf.valid or acc is None:
                 continue
-            for test in compliance.TESTS:
+            for test in compliance_tests_for(model):
                 try:
                     rec = compliance.run_test(test, perf.path, launcher, acc.path,
                                               perf.config.execution.kind, plan.compliance_ms)
@@ -163,8 +185,12 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                     problems.append(f"{test} {model} {scenario}: {exc}")
                     print(f"compliance {test} {model} {scenario} failed: {exc}", flush=True)
     for scenario, models in left_out.items():
-        print(f"NOTE: the tree leaves out {scenario} for {', '.join(models)} (no VALID target "
-              f"at its latency bound on this system; the open division accepts a subset)")
+        for model, why in models.items():
+            print(f"NOTE: the tree leaves out {scenario} for {model} ({why})"
+                  + (f"; system type {plan.system_type} requires it, the open division "
+                     f"accepts a subset (the MLCommons checker checks required scenarios in "
+                     f"the closed division only)"
+                     if scenario in required_for(plan, model) else ""))
     base = plan.base
     system_name = plan.system_name or base.execution.system or system.default_system_name()
     out = Path(plan.output or Path("submissions") /
