@@ -305,6 +305,21 @@ def _as_command(rep: RunReport) -> str:
     return shlex.join(["harness", "run", *to_arguments(rep.config)])
 
 
+def compliance_command(test: str, rec: dict[str, Any]) -> str:
+    """The ``harness compliance`` command that repeated a compliance test (its
+    ``compliance.json`` record: reference run, execution mode, audit duration, TEST01's
+    accuracy run)."""
+    execution = rec.get("execution", "test")
+    args = ["harness", "compliance", rec["reference_run"], "--tests", test,
+            "--execution", execution]
+    duration = ((rec.get("config") or {}).get("execution") or {}).get("duration_ms")
+    if execution == "test" and duration:
+        args += ["--duration-ms", str(duration)]
+    if rec.get("accuracy_run"):
+        args += ["--accuracy-run", rec["accuracy_run"]]
+    return shlex.join(args)
+
+
 def readme(r: Result, test_tree: bool) -> str:
     """The result's README.md: what it is and the exact commands that reproduce it."""
     pm, am = r.perf, r.accuracy
@@ -325,10 +340,8 @@ def readme(r: Result, test_tree: bool) -> str:
               "Accuracy run:", "", "```",
               _as_command(am), "```", ""]
     if r.compliance:
-        lines += ["Compliance tests:", "", "```"]
-        lines += [shlex.join(["harness", "compliance", "--tests", t, "--execution",
-                              rec.get("execution", "test"), "<performance run>"])
-                  for t, rec in sorted(r.compliance.items())]
+        lines += ["Compliance tests (against the performance run above):", "", "```"]
+        lines += [compliance_command(test, rec) for test, rec in sorted(r.compliance.items())]
         lines += ["```", ""]
     qps = pm.loadgen.get("server_target_qps")
     scenario = scenarios.get(r.scenario)
