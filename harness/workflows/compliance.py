@@ -13,7 +13,12 @@ never read from a working directory:
 - ``scenarios/compliance/TEST04/audit.config``: per scenario, the same sample issued for
   every query (``performance_issue_same = 1``, index 3).
 
-Verification follows the upstream scripts exactly:
+The audit run repeats the reference's load (Server target QPS, SingleStream/MultiStream
+expected latency); an Offline audit run is sized for at least :data:`AUDIT_SIZE_FACTOR` x the
+reference's samples/s (its expected QPS only sets how many samples LoadGen issues).
+
+Verification follows the upstream scripts (mlcommons/inference ``compliance/TEST01``,
+``compliance/TEST04``; ``verify_accuracy.py`` as in ``compliance/nvidia/TEST01``):
 
 - TEST01 ``verify_accuracy.py``: every response logged during the performance run (about
   4096 sampled, or all when the run issues fewer) must equal, first element per QSL index,
@@ -24,7 +29,10 @@ Verification follows the upstream scripts exactly:
 - TEST04 ``verify_performance.py`` (summaries): the score with one repeated sample must not
   be 10% or more above the reference (no caching); SingleStream/MultiStream latencies are
   turned into rates (1e9 / ns) first, and the 20% tolerance applies when that rate is at most
-  200000 (SingleStream) or 1600000 (MultiStream), as upstream computes it.
+  200000 (SingleStream) or 1600000 (MultiStream), as upstream computes it. Stricter than
+  upstream in two places: a summary without a score fails (upstream compares with 0), and
+  the Server ``target_latency (ns)`` line is compared (upstream's regular expression,
+  unescaped parentheses, never matches it).
 
 Outputs per test, in ``<scenario dir>/compliance/<TEST>/<UTC stamp>/``: ``audit.config``,
 ``verify_accuracy.txt`` (TEST01), ``verify_performance.txt``, ``compliance.json`` and the
