@@ -75,7 +75,7 @@ OFFICIAL_MODELS = ("resnet", "retinanet", "yolo-95", "yolo-99")
 BUILTIN_MODEL_MAPPING = {"resnet50": "resnet", "mobilenet": "resnet",
                          "ssd-resnet34": "retinanet"}
 #: LoadGen benchmark name (model cards' ``benchmark``) -> checker model name. Round v6.1's
-#: COCO detection benchmark is YOLO; the harness's COCO detectors (LoadGen's ssd-mobilenet
+#: detection benchmark is YOLO; the harness's COCO detectors (LoadGen's ssd-mobilenet
 #: settings) go in the open division mapped to ``yolo-99`` (its 99% accuracy target).
 LOADGEN_TO_CHECKER = {"resnet50": "resnet", "ssd-mobilenet": "yolo-99",
                       "retinanet": "retinanet", "yolo": "yolo-99"}
@@ -84,8 +84,8 @@ PERFORMANCE_SAMPLE_COUNT = {"resnet": 1024, "retinanet": 64, "yolo-95": 64, "yol
 DATASET_SIZE = {"resnet": 50000, "retinanet": 24781, "yolo-95": 1525, "yolo-99": 1525}
 DATASET_NAME = {"resnet": "ImageNet 2012 validation set (50,000 images)",
                 "retinanet": "OpenImages MLPerf validation subset (24,781 images)",
-                "yolo-95": "YOLO benchmark's COCO evaluation set (1,525 images)",
-                "yolo-99": "YOLO benchmark's COCO evaluation set (1,525 images)"}
+                "yolo-95": "YOLO benchmark's evaluation set (1,525 images)",
+                "yolo-99": "YOLO benchmark's evaluation set (1,525 images)"}
 ACCURACY_TARGET = {"resnet": ("acc", 76.46 * 0.99), "retinanet": ("mAP", 37.55 * 0.99),
                    "yolo-95": ("mAP", 53.4 * 0.95), "yolo-99": ("mAP", 53.4 * 0.99)}
 ACC_PATTERN = {"acc": r"^(?:\{\"accuracy|accuracy)[\": ]*=?\s*([\d\.]+).*",
