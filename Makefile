@@ -114,8 +114,9 @@ compare: setup
 # `make submission MODELS="resnet50" PRECISION=int8 WEIGHTS=random`: `harness
 # prepare-submission` runs, per model, the scenarios SYSTEM_TYPE requires (edge: SingleStream,
 # MultiStream, Offline; datacenter,edge adds Server, after a find-peak search that may leave
-# it out), an accuracy run each on ACC_DATASET, the compliance tests TEST01 and TEST04, then
-# builds the tree in SUB_DIR and checks it.
+# it out), an accuracy run each on ACC_DATASET, the compliance tests TEST01 and TEST04 (audits
+# as long as the runs; COMPLIANCE_EXEC=test: COMPLIANCE_MS long), then builds the tree in
+# SUB_DIR and checks it.
 MODELS        ?= $(MODEL)
 SYSTEM_TYPE   ?= edge
 SCENARIOS     ?=
@@ -129,6 +130,7 @@ ACC_DATASET   ?= ../shared/data/imagenet-sample
 ACC_WEIGHTS   ?=
 CALIB_DATASET ?=
 COMPLIANCE_MS ?= 60000
+COMPLIANCE_EXEC ?=
 SUB_ARGS = --precision $(PRECISION) --backend $(BACKEND) --results-dir $(SUB_RESULTS) \
 	$(call opt,--weights,$(WEIGHTS)) $(call opt,--streams,$(STREAMS)) \
 	$(call opt,--threads,$(THREADS)) $(call opt,--calibration-dataset,$(CALIB_DATASET)) \
@@ -137,6 +139,7 @@ SUB_ARGS = --precision $(PRECISION) --backend $(BACKEND) --results-dir $(SUB_RES
 submission: setup
 	$(HARNESS) prepare-submission --models $(MODELS) --system-type $(SYSTEM_TYPE) \
 	  --accuracy-dataset $(ACC_DATASET) --compliance-ms $(COMPLIANCE_MS) \
+	  $(call opt,--compliance-execution,$(COMPLIANCE_EXEC)) \
 	  --submitter $(SUBMITTER) $(SUB_ARGS) $(call opt,--scenarios,$(SCENARIOS)) \
 	  $(call opt,--perf-dataset,$(PERF_DATASET)) $(call opt,--accuracy-weights,$(ACC_WEIGHTS)) \
 	  $(call opt,--tree-system,$(SUB_SYSTEM)) $(call opt,--system-file,$(SYSTEM_FILE)) \

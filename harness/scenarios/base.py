@@ -123,6 +123,12 @@ class Scenario:
         """The target QPS a finished run used (for audit runs, which repeat its load)."""
         return None
 
+    def resized_target_qps(self, result: KeyResult, factor: float) -> float | None:
+        """A target QPS that only sizes a run (``factor`` x the samples/s ``result``
+        measured), for scenarios whose expected QPS sets how many samples LoadGen issues
+        and nothing else; None for the others (Server's target is the load itself)."""
+        return None
+
     # --- after LoadGen ---------------------------------------------------------------------
     def read_result(self, run_dir: Path) -> KeyResult:
         """The key result from LoadGen's logs, with the scenario's metric and score."""

@@ -42,6 +42,11 @@ class Offline(Scenario):
     def target_used(self, loadgen_notes: dict[str, Any]) -> float | None:
         return (loadgen_notes.get("offline_expected_qps") or {}).get("value")
 
+    def resized_target_qps(self, result: KeyResult, factor: float) -> float | None:
+        """LoadGen issues expected QPS x min_duration samples in one query: a higher expected
+        QPS only makes the run longer, a lower one ends it early (INVALID)."""
+        return factor * result.samples_per_second if result.samples_per_second else None
+
     def score_of(self, result: KeyResult) -> float | None:
         return result.samples_per_second
 

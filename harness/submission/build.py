@@ -1,7 +1,7 @@
 """``harness submission``: an MLPerf open-division submission tree from the harness's runs.
 
 Layout (round v6.1; mlcommons/inference ``tools/submission/submission_checker/constants.py``,
-``*_PATH["v6.0"/"default"]``)::
+``*_PATH["v6.0"/"default"]``, ``loader.py``)::
 
     DIR/open/<submitter>/systems/<system>.json
     DIR/open/<submitter>/src/README.md              harness version and git commit
@@ -11,7 +11,11 @@ Layout (round v6.1; mlcommons/inference ``tools/submission/submission_checker/co
         performance/run_1/mlperf_log_summary.txt, mlperf_log_detail.txt
         accuracy/mlperf_log_summary.txt, mlperf_log_detail.txt, accuracy.txt,
                  mlperf_log_accuracy.json         (first and last 4096 bytes)
-        TEST01/ TEST04/ TEST05/                   (when `harness compliance` ran)
+        TEST01/verify_accuracy.txt, verify_performance.txt,
+               accuracy/mlperf_log_accuracy.json, performance/run_1/ (summary, detail)
+        TEST04/verify_performance.txt, performance/run_1/ (summary, detail)
+                                                  (as compliance/TEST0x/run_verification.py
+                                                  lays them out, when the tests ran)
     DIR/harness_submission.json                     what was used (outside the division)
 
 Only complete runs of execution mode ``valid`` with a VALID LoadGen result go in; audit
@@ -301,6 +305,21 @@ def _as_command(rep: RunReport) -> str:
     return shlex.join(["harness", "run", *to_arguments(rep.config)])
 
 
+def compliance_command(test: str, rec: dict[str, Any]) -> str:
+    """The ``harness compliance`` command that repeated a compliance test (its
+    ``compliance.json`` record: reference run, execution mode, audit duration, TEST01's
+    accuracy run)."""
+    execution = rec.get("execution", "test")
+    args = ["harness", "compliance", rec["reference_run"], "--tests", test,
+            "--execution", execution]
+    duration = ((rec.get("config") or {}).get("execution") or {}).get("duration_ms")
+    if execution == "test" and duration:
+        args += ["--duration-ms", str(duration)]
+    if rec.get("accuracy_run"):
+        args += ["--accuracy-run", rec["accuracy_run"]]
+    return shlex.join(args)
+
+
 def readme(r: Result, test_tree: bool) -> str:
     """The result's README.md: what it is and the exact commands that reproduce it."""
     pm, am = r.perf, r.accuracy
@@ -321,10 +340,8 @@ def readme(r: Result, test_tree: bool) -> str:
               "Accuracy run:", "", "```",
               _as_command(am), "```", ""]
     if r.compliance:
-        lines += ["Compliance tests:", "", "```"]
-        lines += [shlex.join(["harness", "compliance", "--tests", t, "--execution",
-                              rec.get("execution", "test"), "<performance run>"])
-                  for t, rec in sorted(r.compliance.items())]
+        lines += ["Compliance tests (against the performance run above):", "", "```"]
+        lines += [compliance_command(test, rec) for test, rec in sorted(r.compliance.items())]
         lines += ["```", ""]
     qps = pm.loadgen.get("server_target_qps")
     scenario = scenarios.get(r.scenario)
@@ -363,10 +380,8 @@ def plan(results: list[Result], out: Path, division: str, submitter: str, system
         (root / "src" / "README.md", src_readme(results))]
     mapping = {}
     for r in results:
-        bench = r.perf.card.get("benchmark", "")
-        official = rules.LOADGEN_TO_CHECKER.get(bench, bench)
-        if r.folder not in rules.OFFICIAL_MODELS:
-            mapping[r.folder] = official
+        if r.folder not in rules.OFFICIAL_MODELS:  # loader.py reads it in the open division
+            mapping[r.folder] = rules.checker_model(r.perf.card.get("benchmark", ""))
         d = root / "results" / system / r.folder / r.scenario
         perf, acc = r.perf.path, r.accuracy.path
         files += [(d / "README.md", readme(r, test_tree)),
@@ -498,6 +513,9 @@ def add_arguments(p) -> None:
     p.add_argument("--system-file", default=None,
                    help="JSON with the system keys a machine cannot know (status, "
                         "system_type, cooling, ...); see docs/submission.md")
+    p.add_argument("--system-type", default=None, choices=rules.SYSTEM_TYPES,
+                   help="system_type of the system JSON when --system-file gives none "
+                        "(default: edge)")
     p.add_argument("--precision", default=None, help="only runs of this precision")
     p.add_argument("--models", nargs="+", default=None, help="only runs of these models")
     p.add_argument("--scenarios", nargs="+", default=None,
@@ -518,7 +536,8 @@ def main(args) -> int:
         [Path(p) for p in (args.runs or [args.results_dir])], out, args.submitter,
         args.system, Path(args.system_file) if args.system_file else None, args.division,
         args.precision, args.models, args.scenarios, args.min_duration_s,
-        args.allow_gate_fail, args.dry_run)
+        args.allow_gate_fail, args.dry_run,
+        system_defaults={"system_type": args.system_type} if args.system_type else None)
     if args.dry_run:
         print(f"dry run: would write {len(files)} files:")
         for dst, src in files:

@@ -1,26 +1,30 @@
-"""``harness check-submission``: the open-division checks of the MLCommons submission checker.
+"""``harness check-submission``: the checks of the MLCommons submission checker, round v6.1.
 
-Follows mlcommons/inference ``tools/submission/submission_checker/`` (round v6.x) for a tree
-``DIR/<division>/<submitter>/``:
+Follows mlcommons/inference ``tools/submission/submission_checker/`` (``main.py`` runs the
+performance, accuracy, system, measurements and power checks on every result that
+``loader.py`` finds) for a tree ``DIR/<division>/<submitter>/``:
 
 - systems (``checks/system_check.py``): ``systems/<system>.json`` exists for every results
   system; every required key present, the meaningful ones non-empty; ``status`` in
   available|preview|rdi; ``system_type`` datacenter|edge|both; ``division`` and ``submitter``
-  match the folders.
+  match the folders; ``is_network`` only in the network division; ``number_of_nodes`` and
+  ``accelerators_per_node`` whole numbers (``results.py`` multiplies them).
 - ``src/`` exists; models that are not official benchmark names are mapped in
-  ``model_mapping.json`` (``loader.py``).
+  ``model_mapping.json`` (``loader.py``); the scenarios the system type requires of the
+  model (``loader.check_scenarios``): an error in closed, a warning in open.
 - measurements (``checks/measurements_checks.py``): ``measurements.json`` with the five
   required keys non-empty; ``README.md`` and ``user.conf`` present and non-empty.
 - performance (``checks/performance_check.py``): ``performance/run_1`` holds the summary
   and detail logs; result VALID; no LoadGen error lines; performance sample count; the
   round's seeds; early stopping met and the Server latency bound; minimum query count
-  (Offline); minimum duration 600 s; the logged scenario is the folder's.
+  (Offline); minimum duration 600 s; the logged scenario is the folder's (stricter than
+  the checker, which lets edge systems infer some scenarios from others).
 - accuracy (``checks/accuracy_check.py``): the four accuracy files; ``accuracy.txt`` matches
   the benchmark's pattern and has a ``hash=`` line (the hash is 64 hex digits); accuracy
   below the target is a warning in the open division; the accuracy log is truncated
   (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset.
-- compliance: the official checker skips it in the open division; present TEST0x folders
-  are checked for ``TEST PASS`` in their verify files and reported as warnings.
+- compliance (``checks/compliance_check.py``, skipped by the checker in the open
+  division): the TEST01/TEST04 folders as the closed division wants them, as warnings.
 
 Each failure is printed as ``ERROR <file>: <message>``; exit status 1 when any.
 ``--min-duration-s`` (tests only) lowers the 600 s minimum.
@@ -90,6 +94,15 @@ def check_system(path: Path, division: str, submitter: str, rep: Report) -> dict
     if desc.get("system_type") not in rules.SYSTEM_TYPES:
         rep.error(path, f"invalid system type ({desc.get('system_type')}); valid: "
                         f"{', '.join(rules.SYSTEM_TYPES)}")
+    for key in rules.SYSTEM_INTEGER_FIELDS:
+        if key in desc and not str(desc[key]).strip().isdigit():
+            rep.error(path, f"field {key} must be a whole number (the checker's results.py "
+                            f"computes int(number_of_nodes) * int(accelerators_per_node)), "
+                            f"found {desc[key]!r}")
+    is_network = str(desc.get(rules.SYSTEM_IS_NETWORK, "")).lower() == "true"
+    if division in ("closed", "network") and is_network != (division == "network"):
+        rep.error(path, f"incorrect network mode ({rules.SYSTEM_IS_NETWORK}="
+                        f"{desc.get(rules.SYSTEM_IS_NETWORK)}) for division '{division}'")
     if str(desc.get("submitter", "")).lower() != submitter.lower():
         rep.error(path, f"has submitter {desc.get('submitter')}, directory has {submitter}")
     if str(desc.get("division", "")).lower() != division.lower():
@@ -224,10 +237,20 @@ def check_accuracy(d: Path, model: str, division: str, rep: Report) -> None:
 
 
 def check_compliance(d: Path, model: str, rep: Report) -> None:
+    """The TEST0x folders as ``checks/compliance_check.py`` checks them in the closed
+    division (the open division skips it): reported as warnings.
+
+    TEST01 and TEST04: ``verify_performance.txt`` with a ``TEST PASS`` line,
+    ``performance/run_1`` holding exactly the summary and detail logs
+    (``mlperf_log_accuracy.json`` tolerated), the audit run VALID with the round's seeds and
+    performance sample count (``PerformanceCheck`` on it); TEST01 also
+    ``verify_accuracy.txt`` with a ``TEST PASS`` line (else the non-deterministic
+    ``accuracy/`` files). A retired TEST05 folder is ignored by the checker.
+    """
     for test in rules.RETIRED_TESTS:
         if (d / test).is_dir():
-            rep.warn(d / test, f"{test} is retired (round v6.1 runs TEST01 and TEST04); "
-                               f"the checker ignores it")
+            rep.warn(d / test, f"{test} is retired (round {rules.ROUND} runs TEST01 and "
+                               f"TEST04); the checker ignores it")
     for test in rules.COMPLIANCE_TESTS_RUN:
         t = d / test
         if not t.is_dir():
@@ -240,10 +263,50 @@ def check_compliance(d: Path, model: str, rep: Report) -> None:
             p = t / f
             if not p.is_file():
                 rep.warn(p, f"{test} verification file missing")
-            elif "TEST PASS" not in p.read_text(errors="replace"):
-                rep.warn(p, f"{test} did not pass")
-        if not (t / "performance" / "run_1" / "mlperf_log_detail.txt").is_file():
-            rep.warn(t / "performance" / "run_1", f"{test} performance logs missing")
+            elif "TEST PASS" not in [line.strip() for line in
+                                     p.read_text(errors="replace").splitlines()]:
+                rep.warn(p, f"{test} did not pass (no 'TEST PASS' line)")
+        run1 = t / "performance" / "run_1"
+        present = {p.name for p in run1.iterdir() if p.is_file()} if run1.is_dir() else set()
+        extra = present - set(rules.REQUIRED_COMP_PER_FILES) - {"mlperf_log_accuracy.json"}
+        missing = set(rules.REQUIRED_COMP_PER_FILES) - present
+        if missing or extra:
+            rep.warn(run1, f"{test} performance/run_1 file list mismatch (missing: "
+                           f"{sorted(missing)}, extra: {sorted(extra)})")
+        if "mlperf_log_detail.txt" in present:
+            log, _ = parse_detail(run1 / "mlperf_log_detail.txt")
+            if log.get("result_validity") != "VALID":
+                rep.warn(run1, f"{test} audit run is {log.get('result_validity')}")
+            need_psc = rules.PERFORMANCE_SAMPLE_COUNT.get(model)
+            psc = log.get("effective_performance_sample_count")
+            if need_psc and (psc is None or psc < need_psc):
+                rep.warn(run1, f"{test} audit run's performance_sample_count {psc} < "
+                               f"{need_psc} (its dataset has fewer samples; the closed "
+                               f"division rejects it)")
+            if any(log.get(f"effective_{k}") != v for k, v in rules.SEEDS.items()):
+                rep.warn(run1, f"{test} audit run does not use the round's seeds")
+
+
+def check_scenarios(model_dir: Path, model: str, system_type: str, division: str,
+                    rep: Report) -> None:
+    """The scenarios the system type requires of the model (``loader.py``
+    ``check_scenarios``, constants.py ``required-scenarios-*``): an error in the closed
+    division, a warning in the open one, which accepts a subset."""
+    if system_type not in rules.SYSTEM_TYPES:
+        return  # check_system reported it
+    required = rules.required_scenarios(system_type, model)
+    present = {p.name for p in _list_dirs(model_dir)}
+    report = rep.error if division != "open" else rep.warn
+    if required is None:
+        report(model_dir, f"round {rules.ROUND} requires no scenario of {model} on "
+                          f"{system_type} systems: {model} is no {system_type} benchmark")
+        return
+    missing = [s for s in required if s not in present]
+    if missing:
+        report(model_dir, f"does not have all scenarios system type {system_type} requires "
+                          f"of {model}, missing {', '.join(missing)}"
+                          + (" (the open division accepts a subset)"
+                             if division == "open" else ""))
 
 
 def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
@@ -282,7 +345,9 @@ def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
                 rep.error(results, "no results folder")
                 continue
             for system in _list_dirs(results):
-                check_system(sub / "systems" / f"{system.name}.json", div.name, sub.name, rep)
+                desc = check_system(sub / "systems" / f"{system.name}.json", div.name,
+                                    sub.name, rep)
+                system_type = str((desc or {}).get("system_type", ""))
                 for model_dir in _list_dirs(system):
                     name = model_dir.name
                     model = name if name in rules.OFFICIAL_MODELS else \
@@ -292,6 +357,7 @@ def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
                                              f"knows and model_mapping.json does not map it "
                                              f"(e.g. \"{name}\": \"resnet\")")
                         continue
+                    check_scenarios(model_dir, model, system_type, div.name, rep)
                     for sdir in _list_dirs(model_dir):
                         if sdir.name not in rules.SCENARIOS:
                             rep.error(sdir, f"unknown scenario folder; valid: "

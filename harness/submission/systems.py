@@ -24,7 +24,7 @@ from .rules import SYSTEM_REQUIRED_FIELDS
 #: Placeholders for keys only the submitter knows; each one is reported as defaulted.
 USER_DEFAULTS = {
     "status": "available",
-    "system_type": "datacenter",
+    "system_type": "edge",      # round v6.1: ResNet-50 is an edge benchmark (rules.py)
     "system_type_detail": "N/A",
     "host_storage_type": "not reported",
     "host_memory_configuration": "not reported",

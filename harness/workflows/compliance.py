@@ -13,7 +13,12 @@ never read from a working directory:
 - ``scenarios/compliance/TEST04/audit.config``: per scenario, the same sample issued for
   every query (``performance_issue_same = 1``, index 3).
 
-Verification follows the upstream scripts exactly:
+The audit run repeats the reference's load (Server target QPS, SingleStream/MultiStream
+expected latency); an Offline audit run is sized for at least :data:`AUDIT_SIZE_FACTOR` x the
+reference's samples/s (its expected QPS only sets how many samples LoadGen issues).
+
+Verification follows the upstream scripts (mlcommons/inference ``compliance/TEST01``,
+``compliance/TEST04``; ``verify_accuracy.py`` as in ``compliance/nvidia/TEST01``):
 
 - TEST01 ``verify_accuracy.py``: every response logged during the performance run (about
   4096 sampled, or all when the run issues fewer) must equal, first element per QSL index,
@@ -24,7 +29,10 @@ Verification follows the upstream scripts exactly:
 - TEST04 ``verify_performance.py`` (summaries): the score with one repeated sample must not
   be 10% or more above the reference (no caching); SingleStream/MultiStream latencies are
   turned into rates (1e9 / ns) first, and the 20% tolerance applies when that rate is at most
-  200000 (SingleStream) or 1600000 (MultiStream), as upstream computes it.
+  200000 (SingleStream) or 1600000 (MultiStream), as upstream computes it. Stricter than
+  upstream in two places: a summary without a score fails (upstream compares with 0), and
+  the Server ``target_latency (ns)`` line is compared (upstream's regular expression,
+  unescaped parentheses, never matches it).
 
 Outputs per test, in ``<scenario dir>/compliance/<TEST>/<UTC stamp>/``: ``audit.config``,
 ``verify_accuracy.txt`` (TEST01), ``verify_performance.txt``, ``compliance.json`` and the
@@ -58,6 +66,11 @@ HELP = "run and verify the compliance tests TEST01 and TEST04 for a performance 
 TESTS = ("TEST01", "TEST04")
 #: Response encodings the official verify_accuracy.py accepts (--dtype).
 DTYPES = {"byte": np.byte, "float32": np.float32, "int32": np.int32, "int64": np.int64}
+#: An Offline audit run is sized for at least this many times the reference's samples/s:
+#: it can end early (INVALID) only by running this much faster than the reference, which
+#: TEST01 (within 10%) and TEST04 (not 10% faster) fail anyway; otherwise a machine a
+#: little faster during the audit than during the reference's calibration voids the test.
+AUDIT_SIZE_FACTOR = 1.5
 #: What LoadGen's detail log must show for each test's audit.config to have been applied.
 APPLIED = {"TEST01": "effective_accuracy_log_sampling_target",
            "TEST04": "effective_performance_issue_same"}
@@ -296,10 +309,15 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
         "%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=False)
     shutil.copy2(audit, out / "audit.config")
-    # the audit run repeats the reference's load: Server target QPS, Offline expected QPS
+    # the audit run repeats the reference's load (Server target QPS); where the expected QPS
+    # only sizes the run (Offline), at least AUDIT_SIZE_FACTOR x the reference's samples/s
+    target = scenario.target_used(ref.loadgen)
+    floor = scenario.resized_target_qps(ref.result, AUDIT_SIZE_FACTOR)
+    if floor is not None:
+        target = max(target or 0.0, floor)
     audit_cfg = replace(
         cfg, data=data, mode=ModeConfig(name="performance"),
-        scenario=replace(cfg.scenario, target_qps=scenario.target_used(ref.loadgen)),
+        scenario=replace(cfg.scenario, target_qps=target),
         execution=replace(cfg.execution, kind=execution,
                           duration_ms=duration_ms if execution == "test" else None,
                           results_dir=str(out / "runs"),

@@ -10,10 +10,14 @@ What ``make submission`` runs (one ``harness`` line). For each model:
    bound), Server is left out of the runs and of the tree and the output says so: the open
    division accepts a subset of scenarios (the MLCommons checker ignores missing scenarios
    there);
-3. per scenario a performance run (synthetic inputs unless ``--perf-dataset``) and an
-   accuracy run on ``--accuracy-dataset`` (its FP32 reference first, for the 99% gate);
-4. the compliance tests TEST01 and TEST04 against each VALID performance run
-   (:mod:`.compliance`);
+3. per scenario a performance run (synthetic inputs unless ``--perf-dataset``; an Offline
+   run that ended before its minimum duration is repeated once, sized from what it
+   measured) and an accuracy run on ``--accuracy-dataset`` (its FP32 reference first, for
+   the 99% gate);
+4. the compliance tests the round asks of the model (constants.py ``models_TEST01``,
+   ``models_TEST04``: resnet TEST01 and TEST04, the COCO detectors TEST01) against each
+   VALID performance run (:mod:`.compliance`), as long as the performance runs unless
+   ``--compliance-execution test``;
 5. the tree (:func:`harness.submission.build.build`) and its check
    (:func:`harness.submission.checker.check_tree`).
 
@@ -28,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .. import cards, system
+from .. import cards, scenarios, system
 from ..errors import HarnessError, NoValidServerTarget
 from ..launchers import Launcher, for_many
 from ..run import config as run_config
@@ -54,6 +58,8 @@ class Plan:
         accuracy_dataset: accuracy runs' dataset.
         accuracy_weights: accuracy runs' ``--weights`` (None: the base config's).
         compliance_ms: test-mode audit runs' minimum duration (ms).
+        compliance_execution: the audit runs' execution mode (None: the performance run's,
+            as upstream runs them: a valid-mode run gets 600 s audits).
         peak: find-peak's settings.
         submitter, system_name, system_file, output: the tree's.
         min_duration_s: TESTS ONLY: accept test-mode runs at least this long.
@@ -67,6 +73,7 @@ class Plan:
     perf_dataset: str | None = None
     accuracy_weights: str | None = None
     compliance_ms: int = 60000
+    compliance_execution: str | None = None
     peak: find_peak.SearchOptions = field(default_factory=find_peak.SearchOptions)
     submitter: str = "MyOrg"
     system_name: str | None = None
@@ -84,16 +91,37 @@ class Plan:
                                f"{', '.join(rules.SCENARIOS)}")
         if self.compliance_ms < 1:
             raise HarnessError(f"--compliance-ms: {self.compliance_ms} must be at least 1")
+        if self.compliance_execution not in (None, "test", "valid"):
+            raise HarnessError(f"--compliance-execution: unknown "
+                               f"'{self.compliance_execution}'; valid: test, valid")
         for m in self.models:
-            cards.load(m)
+            model = rules.checker_model(cards.load(m).benchmark)
+            if not self.scenarios and rules.required_scenarios(self.system_type, model) is None:
+                raise HarnessError(
+                    f"--system-type {self.system_type}: round {rules.ROUND} requires no "
+                    f"scenario of '{model}' ({m}) on {self.system_type} systems (constants.py "
+                    f"required-scenarios tables); use --system-type edge or datacenter,edge, "
+                    f"or name the scenarios with --scenarios")
+
+
+def required_for(plan: Plan, model: str) -> tuple[str, ...]:
+    """The scenarios the plan's system type requires of ``model``'s benchmark
+    (:func:`harness.submission.rules.required_scenarios`); () when none."""
+    return rules.required_scenarios(
+        plan.system_type, rules.checker_model(cards.load(model).benchmark)) or ()
 
 
 def scenarios_for(plan: Plan, model: str) -> list[str]:
-    """The scenarios to run for ``model``: asked for, else required by the system type."""
-    if plan.scenarios:
-        return list(plan.scenarios)
-    bench = rules.LOADGEN_TO_CHECKER.get(cards.load(model).benchmark, "resnet")
-    return list(rules.REQUIRED_SCENARIOS[plan.system_type].get(bench, ("Offline",)))
+    """The scenarios to run for ``model``: asked for, else required by the system type
+    (:class:`Plan` refused a model the system type requires nothing of)."""
+    return list(plan.scenarios) if plan.scenarios else list(required_for(plan, model))
+
+
+def compliance_tests_for(model: str) -> tuple[str, ...]:
+    """The compliance tests of the round for ``model`` (constants.py ``models_TEST01``,
+    ``models_TEST04``: resnet TEST01 and TEST04, the detectors TEST01)."""
+    return rules.COMPLIANCE_TESTS.get(rules.checker_model(cards.load(model).benchmark),
+                                      rules.COMPLIANCE_TESTS_RUN)
 
 
 def _config(plan: Plan, model: str, scenario: str, accuracy: bool) -> RunConfig:
@@ -121,11 +149,14 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         0 when the tree was built and its check passed, 1 otherwise.
     """
     start = time.monotonic()
-    left_out: dict[str, list[str]] = {}
+    left_out: dict[str, dict[str, str]] = {}
     problems: list[str] = []
     tree_scenarios: set[str] = set()
     for model in plan.models:
         todo = scenarios_for(plan, model)
+        for scenario in required_for(plan, model):
+            if scenario not in todo:
+                left_out.setdefault(scenario, {})[model] = "not asked for with --scenarios"
         print(f"== {model}: scenarios {', '.join(todo)} "
               f"({'asked for' if plan.scenarios else f'required for system type {plan.system_type}'})",
               flush=True)
@@ -135,7 +166,8 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                 find_peak.search(base, plan.peak, launcher)
             except NoValidServerTarget as exc:
                 todo.remove("Server")
-                left_out.setdefault("Server", []).append(model)
+                left_out.setdefault("Server", {})[model] = \
+                    "no VALID target at its latency bound on this system"
                 print(f"NOTE: find-peak found no VALID Server target for {model}: Server is "
                       f"left out of the runs and of the tree ({exc})", flush=True)
             except HarnessError as exc:
@@ -143,8 +175,8 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                 print(f"find-peak {model} failed: {exc}", flush=True)
         for scenario in todo:
             tree_scenarios.add(scenario)
-            perf = _launch(launcher, _config(plan, model, scenario, accuracy=False),
-                           f"{model} {scenario} performance", problems)
+            perf = _performance_run(launcher, _config(plan, model, scenario, accuracy=False),
+                                    f"{model} {scenario} performance", problems)
             acc_cfg = _config(plan, model, scenario, accuracy=True)
             try:
                 acc_cfg = reference.with_reference(acc_cfg, launcher)
@@ -153,18 +185,24 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
             acc = _launch(launcher, acc_cfg, f"{model} {scenario} accuracy", problems)
             if perf is None or not perf.valid or acc is None:
                 continue
-            for test in compliance.TESTS:
+            for test in compliance_tests_for(model):
                 try:
-                    rec = compliance.run_test(test, perf.path, launcher, acc.path,
-                                              perf.config.execution.kind, plan.compliance_ms)
+                    rec = compliance.run_test(
+                        test, perf.path, launcher, acc.path,
+                        plan.compliance_execution or perf.config.execution.kind,
+                        plan.compliance_ms)
                     print(f"{test} {model} {scenario}: "
                           f"{'PASS' if rec['passed'] else 'FAIL'}", flush=True)
                 except HarnessError as exc:
                     problems.append(f"{test} {model} {scenario}: {exc}")
                     print(f"compliance {test} {model} {scenario} failed: {exc}", flush=True)
     for scenario, models in left_out.items():
-        print(f"NOTE: the tree leaves out {scenario} for {', '.join(models)} (no VALID target "
-              f"at its latency bound on this system; the open division accepts a subset)")
+        for model, why in models.items():
+            print(f"NOTE: the tree leaves out {scenario} for {model} ({why})"
+                  + (f"; system type {plan.system_type} requires it, the open division "
+                     f"accepts a subset (the MLCommons checker checks required scenarios in "
+                     f"the closed division only)"
+                     if scenario in required_for(plan, model) else ""))
     base = plan.base
     system_name = plan.system_name or base.execution.system or system.default_system_name()
     out = Path(plan.output or Path("submissions") /
@@ -187,6 +225,31 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         print(f"problem: {p}")
     print(f"prepare-submission took {time.monotonic() - start:.0f} s")
     return rc
+
+
+#: An Offline run that ended before its minimum duration is repeated once with LoadGen
+#: expecting this many times the samples/s it measured.
+RETRY_FACTOR = 1.5
+ENDED_EARLY = "Min duration satisfied: NO"
+
+
+def _performance_run(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
+    """A performance run; a run INVALID for ending before its minimum duration (the machine
+    got faster after the calibration that sized it) is repeated once, when its scenario's
+    load only sizes the run (Offline), with ``--target-qps`` = :data:`RETRY_FACTOR` x the
+    samples/s it measured, and says so."""
+    perf = _launch(launcher, cfg, what, problems)
+    res = perf.result if perf is not None else None
+    if res is None or perf.valid or ENDED_EARLY not in (res.invalid_reasons or []):
+        return perf
+    qps = scenarios.get(cfg.scenario.name).resized_target_qps(res, RETRY_FACTOR)
+    if qps is None:
+        return perf
+    print(f"NOTE: {what} ended before its minimum duration (INVALID, {perf.run_dir}): "
+          f"repeated with --target-qps {qps:.1f}, {RETRY_FACTOR}x the samples/s it "
+          f"measured", flush=True)
+    return _launch(launcher, replace(cfg, scenario=replace(cfg.scenario, target_qps=qps)),
+                   what, problems)
 
 
 def _launch(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
@@ -218,8 +281,11 @@ def add_arguments(p) -> None:
     p.add_argument("--accuracy-dataset", required=True, help="accuracy runs' dataset")
     p.add_argument("--accuracy-weights", default=None,
                    help="accuracy runs' --weights (default: --weights)")
+    p.add_argument("--compliance-execution", default=None, choices=("test", "valid"),
+                   help="audit runs' execution mode (default: the performance runs', so "
+                        "valid-mode runs get official 600 s audits, as upstream)")
     p.add_argument("--compliance-ms", type=int, default=60000,
-                   help="test-mode minimum duration of each compliance audit run (ms)")
+                   help="minimum duration of each test-mode compliance audit run (ms)")
     p.add_argument("--submitter", default="MyOrg", help="organisation name in the tree")
     p.add_argument("--tree-system", default=None,
                    help="system name in the tree (default: the results' system folder)")
@@ -248,7 +314,7 @@ def main(args) -> int:
         models=args.models, base=base, accuracy_dataset=args.accuracy_dataset,
         system_type=args.system_type, scenarios=args.scenarios,
         perf_dataset=args.perf_dataset, accuracy_weights=args.accuracy_weights,
-        compliance_ms=args.compliance_ms,
+        compliance_ms=args.compliance_ms, compliance_execution=args.compliance_execution,
         peak=find_peak.SearchOptions(
             steps=args.peak_steps, duration_ms=args.peak_duration_ms,
             min_queries=args.peak_min_queries,
