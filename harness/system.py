@@ -56,6 +56,14 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
+def package_version(name: str) -> str | None:
+    """The installed version of a distribution, or None."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def supports_bf16() -> bool:
     """True when the CPU has native bf16 (AVX-512 BF16 or AMX-BF16)."""
     flags = set(cpu_info().get("flags", []))

@@ -190,3 +190,50 @@ def test_a_server_that_dies_mid_run_fails_the_run_and_loadgen_finishes(tmp_path,
             log[e["key"]] = e["value"]
     # every sample LoadGen issued was answered (with an empty response when it failed)
     assert res["samples_answered"] == log["generated_samples_per_query"]
+
+
+def test_network_division_tree_records_what_the_checker_needs(server, tmp_path,
+                                                              imagenet_sample):
+    from harness.submission import checker
+
+    results = tmp_path / "results"
+    common = [*MODEL, *_remote(server), "--network-division", "--system", "box",
+              "--results-dir", str(results)]
+    perf = run_cli("run", *common, "--count", "64", "--duration-ms", "1500")
+    acc = run_cli("run", *common, "--mode", "accuracy", "--dataset", str(imagenet_sample),
+                  "--count", "32")
+    assert perf.returncode == 0 and acc.returncode == 0, perf.stderr[-1500:] + acc.stderr[-1500:]
+    tree = tmp_path / "tree"
+    proc = run_cli("submission", "--division", "network", "--submitter", "ORG", "--system",
+                   "box", "--results-dir", str(results), "-o", str(tree),
+                   "--min-duration-s", "1")
+    assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+    system = json.loads((tree / "network" / "ORG" / "systems" / "box.json").read_text())
+    assert system["division"] == "network" and system["is_network"] == "true"
+    assert "Open Inference Protocol over grpc" in system["network_protocol"]
+    assert system["net_software_stack_sut"].startswith("kserve")
+    for key in ("network_type", "nic_loadgen", "number_nic_sut", "network_topology"):
+        assert key in system  # placeholders for what only the submitter knows
+    errs = [m for _, m in checker.check_tree(tree, min_duration_s=1).errors]
+    # what a short run of 64 samples on one scenario cannot meet under the closed rules
+    # the network division follows; nothing about the network records
+    expected = ("does not cover all dataset", "performance_sample_count",
+                "does not have all scenarios")
+    assert [e for e in errs if not any(x in e for x in expected)] == [], errs
+    assert not any("network" in e.lower() or "SUT name" in e for e in errs), errs
+    # a SUT name without "Network SUT" is refused by the checker
+    detail = next(tree.rglob("performance/run_1/mlperf_log_detail.txt"))
+    detail.write_text(detail.read_text().replace("Network SUT", "Local SUT"))
+    errs = [m for _, m in checker.check_tree(tree, min_duration_s=1).errors]
+    assert any("SUT name must contain 'Network SUT'" in e for e in errs)
+    # runs of a local SUT cannot make a network-division tree
+    local = tmp_path / "local"
+    assert run_cli("run", *MODEL, "--count", "64", "--duration-ms", "1500", "--system", "box",
+                   "--results-dir", str(local)).returncode == 0
+    assert run_cli("run", *MODEL, "--mode", "accuracy", "--dataset", str(imagenet_sample),
+                   "--count", "32", "--system", "box",
+                   "--results-dir", str(local)).returncode == 0
+    proc = run_cli("submission", "--division", "network", "--submitter", "ORG", "--system",
+                   "box", "--results-dir", str(local), "-o", str(tmp_path / "t2"),
+                   "--min-duration-s", "1")
+    assert proc.returncode == 2 and "takes runs of LoadGen over the network" in proc.stderr

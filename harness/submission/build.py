@@ -468,9 +468,10 @@ def build(run_paths: list[Path], out: Path, submitter: str, system: str,
     Raises:
         HarnessError: bad arguments, an existing tree, missing runs, a failed gate.
     """
-    if division != "open":
+    if division not in ("open", "network"):
         raise HarnessError(f"division '{division}' is not supported; the harness builds "
-                           f"open-division trees (--division open)")
+                           f"open-division trees (--division open) and network-division "
+                           f"trees of --network-division runs (--division network)")
     for name, value in (("submitter", submitter), ("system", system)):
         if not value or "/" in value or value.startswith("."):
             raise HarnessError(f"--{name} '{value}' must be a plain folder name")
@@ -486,8 +487,18 @@ def build(run_paths: list[Path], out: Path, submitter: str, system: str,
     for line in unreadable:
         print(f"WARNING: skipped an unreadable run: {line}")
     results = select(runs, min_duration_s, precision, models, scenarios_, allow_gate_fail)
+    network = None
+    if division == "network":
+        local = [f"{r.model} {r.scenario} {kind}: {rep.run_dir}" for r in results
+                 for kind, rep in (("performance", r.perf), ("accuracy", r.accuracy))
+                 if not rep.loadgen.get("network_division")]
+        if local:
+            raise HarnessError("the network division takes runs of LoadGen over the network "
+                               "(harness run --backend kserve --network-division); these "
+                               "were not:\n  " + "\n  ".join(local))
+        network = systems.network_facts(results[0].perf)
     user = {**(system_defaults or {}), **systems.load_user_file(system_file)}
-    desc, defaulted = systems.describe(division, submitter, system, user)
+    desc, defaulted = systems.describe(division, submitter, system, user, network)
     files = plan(results, Path(out), division, submitter, system, desc, min_duration_s)
     for r in results:
         tests = ", ".join(sorted(r.compliance)) or "no compliance tests"
@@ -507,7 +518,9 @@ def build(run_paths: list[Path], out: Path, submitter: str, system: str,
 def add_arguments(p) -> None:
     p.add_argument("runs", nargs="*", help="run directories or results folders "
                                            "(default: --results-dir)")
-    p.add_argument("--division", default="open", help="only 'open' is supported")
+    p.add_argument("--division", default="open",
+                   help="open (default), or network: runs of --backend kserve "
+                        "--network-division (docs/network.md)")
     p.add_argument("--submitter", required=True, help="organisation name (folder name)")
     p.add_argument("--system", required=True, help="system name (systems/<system>.json)")
     p.add_argument("--system-file", default=None,

@@ -103,6 +103,10 @@ def check_system(path: Path, division: str, submitter: str, rep: Report) -> dict
     if division in ("closed", "network") and is_network != (division == "network"):
         rep.error(path, f"incorrect network mode ({rules.SYSTEM_IS_NETWORK}="
                         f"{desc.get(rules.SYSTEM_IS_NETWORK)}) for division '{division}'")
+    if desc.get(rules.SYSTEM_IS_NETWORK):  # system_check.py: the network fields then
+        for key in rules.SYSTEM_REQUIRED_FIELDS_NETWORK:
+            if key not in desc:
+                rep.error(path, f"field {key} is missing (a network-mode system)")
     if str(desc.get("submitter", "")).lower() != submitter.lower():
         rep.error(path, f"has submitter {desc.get('submitter')}, directory has {submitter}")
     if str(desc.get("division", "")).lower() != division.lower():
@@ -147,7 +151,7 @@ def _errors_blocking(errors: list[str]) -> list[str]:
 
 
 def check_performance(d: Path, model: str, scenario: str, min_duration_ms: float,
-                      rep: Report) -> None:
+                      rep: Report, network: bool = False) -> None:
     run1 = d / "performance" / "run_1"
     if not _required_files(run1, rules.REQUIRED_PERF_FILES, rep):
         return
@@ -155,6 +159,10 @@ def check_performance(d: Path, model: str, scenario: str, min_duration_ms: float
     log, errors = parse_detail(detail)
     if log.get("result_validity") != "VALID":
         rep.error(detail, f"result is {log.get('result_validity')}, not VALID")
+    if network and rules.NETWORK_SUT_NAME not in str(log.get("sut_name", "")):
+        rep.error(detail, f"a network-division result's SUT name must contain "
+                          f"'{rules.NETWORK_SUT_NAME}'; LoadGen logged "
+                          f"{log.get('sut_name')!r} (run with --network-division)")
     blocking = _errors_blocking(errors)
     if blocking:
         rep.error(detail, f"has loadgen errors, number of errors: {len(blocking)} "
@@ -328,7 +336,11 @@ def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
             rep.error(marker, f"test tree built with a lowered minimum duration "
                               f"({info.get('min_duration_s')} s): not a valid submission")
     for div in divisions:
-        if div.name != "open":
+        if div.name == "network":
+            rep.warn(div, "network division: the harness checks the open-division rules plus "
+                          "the network ones (is_network, the network fields, the SUT name); "
+                          "the MLCommons checker applies the closed division's rules too")
+        elif div.name != "open":
             rep.warn(div, "only the open-division rules are checked by the harness")
         for sub in _list_dirs(div):
             mapping: dict[str, str] = {}
@@ -365,7 +377,8 @@ def check_tree(root: Path, min_duration_s: float | None = None) -> Report:
                             continue
                         rep.checked += 1
                         check_measurements(sdir, rep)
-                        check_performance(sdir, model, sdir.name, min_ms, rep)
+                        check_performance(sdir, model, sdir.name, min_ms, rep,
+                                          network=div.name == "network")
                         check_accuracy(sdir, model, div.name, rep)
                         check_compliance(sdir, model, rep)
     return rep

@@ -68,6 +68,15 @@ SYSTEM_INTEGER_FIELDS = ("number_of_nodes", "accelerators_per_node")
 #: system_check.network_check / performance_check.network_check: ``is_network`` must be
 #: "true" exactly in the network division.
 SYSTEM_IS_NETWORK = "is_network"
+#: What a network-division system JSON adds (constants.py,
+#: ``SYSTEM_DESC_REQUIRED_FIELDS_NETWORK_MODE``), and what its SUT name must contain
+#: (``NETWORK_MODE_REQUIRED_SUBSTRING_IN_SUT_NAME``; LoadGen logs it as ``sut_name``).
+SYSTEM_REQUIRED_FIELDS_NETWORK = (
+    SYSTEM_IS_NETWORK, "network_type", "network_media", "network_rate", "nic_loadgen",
+    "number_nic_loadgen", "net_software_stack_loadgen", "network_protocol",
+    "number_connections", "nic_sut", "number_nic_sut", "net_software_stack_sut",
+    "network_topology")
+NETWORK_SUT_NAME = "Network SUT"
 
 #: Official model names of round v6.1 the harness's benchmarks map to, and the checker's
 #: own name mapping (constants.py ``model_mapping``).

@@ -19,7 +19,7 @@ import psutil
 
 from .. import system as sysfacts
 from ..errors import HarnessError
-from .rules import SYSTEM_REQUIRED_FIELDS
+from .rules import SYSTEM_REQUIRED_FIELDS, SYSTEM_REQUIRED_FIELDS_NETWORK
 
 #: Placeholders for keys only the submitter knows; each one is reported as defaulted.
 USER_DEFAULTS = {
@@ -105,17 +105,43 @@ def load_user_file(path: Path | None) -> dict[str, Any]:
     return data
 
 
+def network_facts(report) -> dict[str, Any]:
+    """The network keys a network-division run can tell (the LoadGen node's software, the
+    protocol, the connections, the server's software); the rest (NICs, media, rate,
+    topology) only the submitter knows.
+
+    Args:
+        report: a performance run of the kserve backend with ``--network-division``.
+    """
+    libs = sysfacts.library_versions()
+    props = report.backend.get("properties") or {}
+    server = props.get("server") or {}
+    return {"is_network": "true",
+            "network_protocol": f"KServe v2 / Open Inference Protocol over "
+                                f"{props.get('protocol', 'grpc')}",
+            "number_connections": str(props.get("concurrency") or 1),
+            "net_software_stack_loadgen": f"mlcommons-loadgen "
+                                          f"{libs.get('mlcommons-loadgen')}, tritonclient "
+                                          f"{sysfacts.package_version('tritonclient')}",
+            "net_software_stack_sut": f"{server.get('name', 'unknown')} "
+                                      f"{server.get('version', '')}".strip()}
+
+
 def describe(division: str, submitter: str, system_name: str,
-             user: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+             user: dict[str, Any], network: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], list[str]]:
     """The system JSON and the keys that got a placeholder.
 
     Order of precedence: the user file, then division/submitter/system_name from the
-    command line, then the machine, then :data:`USER_DEFAULTS`.
+    command line, then the machine (and, for the network division, ``network``: what the
+    runs tell), then :data:`USER_DEFAULTS`.
     """
     desc: dict[str, Any] = {}
     defaulted = []
-    machine = machine_facts()
-    for key in SYSTEM_REQUIRED_FIELDS:
+    machine = {**machine_facts(), **(network or {})}
+    keys = list(SYSTEM_REQUIRED_FIELDS) + (
+        list(SYSTEM_REQUIRED_FIELDS_NETWORK) if division == "network" else [])
+    for key in keys:
         if key in user:
             desc[key] = user[key]
         elif key == "division":
@@ -127,7 +153,9 @@ def describe(division: str, submitter: str, system_name: str,
         elif key in machine:
             desc[key] = machine[key]
         else:
-            desc[key] = USER_DEFAULTS.get(key, "")
+            network_default = "1" if key.startswith("number_") else "not reported"
+            desc[key] = USER_DEFAULTS.get(
+                key, network_default if key in SYSTEM_REQUIRED_FIELDS_NETWORK else "")
             defaulted.append(key)
     for key, value in user.items():  # extra keys the user wants recorded
         desc.setdefault(key, value)
