@@ -43,7 +43,7 @@ from .. import scenarios as scenarios_mod
 from .. import weights as weights_mod
 from ..accuracy import SCORERS, gate
 from ..datasets import Dataset, open_dataset
-from ..errors import HarnessError
+from ..errors import HarnessError, shorten
 from ..files import room_problem, write_text_atomic
 from ..loadgen_logs import KeyResult
 from ..qsl import QSL
@@ -186,7 +186,8 @@ def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
         first = backend.infer(plan.dataset.load_sample(0))
     except Exception as exc:
         raise HarnessError(f"model {plan.card.name}: a test inference failed "
-                           f"({exc.__class__.__name__}: {exc}); does the model file fit the "
+                           f"({exc.__class__.__name__}: {shorten(exc)}); does the model file "
+                           f"fit the "
                            f"card's input {plan.card.input}?") from exc
     postprocess.check_outputs(plan.card, first)
     postprocess.check_dataset(plan.card, first, plan.dataset)

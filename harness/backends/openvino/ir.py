@@ -57,7 +57,7 @@ def cached_ir(key: str, build, label: str) -> Path:
         try:
             ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)
         except (OSError, RuntimeError) as exc:
-            why = room_problem(tmp) or shorten(exc)
+            why = room_problem(final.parent) or shorten(exc)
             raise HarnessError(f"cannot write the OpenVINO IR of {label} into the cache "
                                f"{final.parent}: {why}. Free space there, or point "
                                f"HARNESS_CACHE_DIR to a larger disk") from None
