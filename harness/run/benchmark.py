@@ -187,8 +187,7 @@ def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
     except Exception as exc:
         raise HarnessError(f"model {plan.card.name}: a test inference failed "
                            f"({exc.__class__.__name__}: {shorten(exc)}); does the model file "
-                           f"fit the "
-                           f"card's input {plan.card.input}?") from exc
+                           f"fit the card's input {plan.card.input}?") from exc
     postprocess.check_outputs(plan.card, first)
     postprocess.check_dataset(plan.card, first, plan.dataset)
     post(first, 0)
@@ -483,16 +482,17 @@ def run(config: RunConfig, command: list[str] | None = None,
         note = _record_failure(plan, report, report_mod.STATUS_INTERRUPTED,
                                "interrupted by the user (Ctrl-C or SIGTERM)")
         if note:
-            print(f"WARNING:{note}", file=sys.stderr)
+            print(f"WARNING: {note}", file=sys.stderr)
         raise
     except HarnessError as exc:
         note = _record_failure(plan, report, report_mod.STATUS_FAILED, str(exc))
-        raise RunFailed(f"{exc}{note}", report, exc.exit_status) from exc
+        raise RunFailed(f"{exc} ({note})" if note else str(exc), report,
+                        exc.exit_status) from exc
     except OSError as exc:  # a file of the run cannot be written: disk full, size limit
         why = room_problem(report.path) or exc.strerror or str(exc)
         message = f"cannot write {exc.filename or report.run_dir}: {why}"
         note = _record_failure(plan, report, report_mod.STATUS_FAILED, message)
-        raise RunFailed(f"{message}{note}", report) from exc
+        raise RunFailed(f"{message} ({note})" if note else message, report) from exc
     except BaseException as exc:  # a bug: marked failed, the traceback shows where
         _record_failure(plan, report, report_mod.STATUS_FAILED,
                         f"{exc.__class__.__name__}: {exc}")
@@ -512,7 +512,7 @@ def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> s
     (:meth:`RunReport.write_in_place`).
 
     Returns:
-        "" when the report says ``status``; else a sentence for the error line: the report
+        "" when the report says ``status``; else a note for the error line: the report
         still says ``incomplete``, which readers call ``abandoned`` once this process ends.
     """
     try:
@@ -521,8 +521,8 @@ def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> s
         try:
             report.write_in_place()
         except HarnessError:
-            return (f" ({report.path / report_mod.FILE_NAME} could not be marked {status}: "
-                    f"{exc}; 'harness show' calls it abandoned once this process has ended)")
+            return (f"{report.path / report_mod.FILE_NAME} could not be marked {status}: "
+                    f"{exc}; 'harness show' calls it abandoned once this process has ended")
     print(f"run directory {report.run_dir} is marked '{status}'", file=sys.stderr)
     return ""
 
