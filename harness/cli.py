@@ -52,15 +52,24 @@ def _cmd_run(args) -> int:
     base = run_config.RunConfig.from_file(args.config) if args.config else None
     cfg = run_config.from_arguments(args, base)
     report = measure(cfg, launchers.from_config(cfg.launcher), sys.argv)
-    print(f"{cfg.label()}: {scenarios.get(cfg.scenario.name).describe(report.result)}"
-          if not cfg.accuracy else f"{cfg.label()}: complete")
+    label = (f"{cfg.model.name} {report.precision_label} {cfg.scenario.name} "
+             f"{cfg.mode.name}")
+    print(f"{label}: {scenarios.get(cfg.scenario.name).describe(report.result)}"
+          if not cfg.accuracy else f"{label}: complete")
     print(f"results: {report.run_dir}")
+    if report.precision.get("label", cfg.precision) != cfg.precision:
+        print(f"NOTE: precision label {report.precision_label}: {report.precision['note']}")
+    if report.attempts:
+        print(f"NOTE: the result above is LoadGen's attempt {len(report.attempts) + 1}: "
+              f"attempt 1 ended before its minimum duration (its logs: "
+              f"{report.path / report.attempts[0]['logs']}; run.json 'attempts')")
     if cfg.execution.kind == "test":
         print("NOTE: test-mode run: short durations, NOT valid for submission.")
     if report.gate_passed is False:
         g = report.accuracy_gate
         print(f"accuracy gate FAIL: {g['metric']} {g['value']:.3f}% is {g['ratio']:.4f} of the "
-              f"FP32 reference {g['reference_value']:.3f}% (>= {g['threshold']:.2f} needed); "
+              f"reference {g['reference_value']:.3f}% ({g.get('reference_precision', 'fp32')} "
+              f"{g.get('reference_model')}) (>= {g['threshold']:.2f} needed); "
               f"the run is complete and recorded, its result does not meet MLPerf's 99% rule",
               file=sys.stderr)
         return 1

@@ -20,3 +20,12 @@ class NoValidServerTarget(HarnessError):
     """
 
     exit_status = 3
+
+
+def shorten(text: str, width: int = 300) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``width`` characters with
+    `` [...]`` marking the cut (``textwrap.shorten``), for quoting a library's long message
+    in an error line."""
+    import textwrap
+
+    return textwrap.shorten(str(text), width=width, placeholder=" [...]")

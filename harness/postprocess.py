@@ -49,6 +49,33 @@ def check_outputs(card: ModelCard, outputs: list[np.ndarray]) -> None:
                            f"this card's post-processing")
 
 
+def check_dataset(card: ModelCard, outputs: list[np.ndarray], dataset) -> None:
+    """Refuse a dataset whose labels the model can never match, before a run is written.
+
+    - classification (``argmax``): every class index of the dataset must be one the model
+      predicts, ``max(0, class_offset)..outputs - 1 + class_offset`` (e.g. 0..999 for the
+      1001 outputs and offset -1 of MobileNetV2); the dataset names the offending lines;
+    - detection: the annotation file's categories must cover the model's classes
+      (:func:`harness.detection.check_categories`).
+
+    Args:
+        card: the model card.
+        outputs: the outputs of one test inference (batch 1).
+        dataset: the run's dataset (synthetic data has no labels: nothing to check).
+
+    Raises:
+        HarnessError: labels outside the model's classes, or missing COCO categories.
+    """
+    kind = card.postprocessing.get("kind")
+    if kind == "argmax" and hasattr(dataset, "check_labels"):
+        n = int(outputs[0].size)
+        offset = int(card.postprocessing.get("class_offset", 0))
+        dataset.check_labels(max(0, offset), n - 1 + offset,
+                             f"model {card.name} ({n} outputs, class offset {offset})")
+    elif kind in ("yolox", "ssd") and hasattr(dataset, "category_ids"):
+        detection.check_categories(card, dataset)
+
+
 def _detection(kind: str):
     """Factory of a detection kind (:data:`harness.detection.FACTORIES`)."""
     def factory(card: ModelCard, dataset=None):

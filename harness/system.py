@@ -80,6 +80,18 @@ def default_system_name() -> str:
     return f"{brand}-{psutil.cpu_count(logical=True)}c"
 
 
+def process_exists(pid: int) -> bool:
+    """True when a process with id ``pid`` exists on this host (``kill(pid, 0)``; a process
+    of another user counts as existing)."""
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def git_revision() -> dict[str, Any]:
     """The harness's git commit and whether the tree has uncommitted changes."""
     root = project_root()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .cards import ModelCard
-from .errors import HarnessError
+from .errors import HarnessError, shorten
 from .hashing import sha256_file
 
 FILE_SUFFIXES = (".pth", ".pt", ".onnx", ".tflite", ".xml")
@@ -120,7 +120,7 @@ def standard(card: ModelCard) -> Weights:
     except Exception as exc:  # URLError, HTTPError, socket errors: any failure to fetch
         raise HarnessError(
             f"cannot load the standard weights of {card.name} ({enum}) from {enum.url}: "
-            f"{exc.__class__.__name__}: {exc}. Give one of: {three_ways(card)}") from exc
+            f"{exc.__class__.__name__}: {shorten(exc)}. Give one of: {three_ways(card)}") from exc
     import torch.hub
 
     path = Path(torch.hub.get_dir()) / "checkpoints" / Path(enum.url).name

@@ -39,8 +39,9 @@ def test_run_writes_loadgen_logs_and_complete_manifest(scenario_runs, scenario):
     assert m["config"]["execution"]["kind"] == "test"
     assert m["valid_for_submission"] is False
     assert "NOT valid for submission" in proc.stdout
-    # the path encodes system/model/precision/scenario/mode
-    assert run_dir.parts[-5:-1] == ("mobilenet_v2_quant", "fp32", scenario, "performance")
+    # the path encodes system/model/precision/scenario/mode; the precision is what the
+    # model file holds (a uint8 TFLite run as given is uint8, not fp32)
+    assert run_dir.parts[-5:-1] == ("mobilenet_v2_quant", "uint8", scenario, "performance")
     # LoadGen ran what the effective user.conf asked for
     detail = loadgen_logs.read_detail(run_dir / "mlperf_log_detail.txt")
     assert detail["effective_scenario"] == scenario

@@ -56,7 +56,7 @@ def test_find_peak_records_points_and_later_server_runs_use_it(tmp_path, imagene
                    "--confirm-duration-ms", "1000", "--offline-duration-ms", "1500",
                    timeout=900)
     assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
-    server = tmp_path / "t" / "mobilenet_v2_quant" / "fp32" / "Server"
+    server = tmp_path / "t" / "mobilenet_v2_quant" / "uint8" / "Server"
     (search,) = list(server.glob("peak_search/*/peak_search.json"))
     rec = json.loads(search.read_text())
     assert rec["status"] == "complete"

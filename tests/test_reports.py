@@ -183,7 +183,7 @@ def test_missing_and_truncated_logs_are_reported(results, tmp_path):
 
 def test_report_has_plots_from_real_runs(results, tmp_path):
     out = tmp_path / "report"
-    path = markdown.write_report([results], out, baseline=f"{MODEL}:fp32:openvino",
+    path = markdown.write_report([results], out, baseline=f"{MODEL}:uint8:openvino",
                                  formats=("png", "svg"))
     text = path.read_text()
     # Without INT8 runs, plot 3 says what is missing; the five others are drawn.

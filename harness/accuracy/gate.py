@@ -90,7 +90,8 @@ def gate_lines(gate: dict[str, Any]) -> str:
 
 
 def apply(run_dir: Path, accuracy: dict[str, Any], reference: dict[str, Any],
-          reference_run: Path, reference_model: str | None) -> dict[str, Any]:
+          reference_run: Path, reference_model: str | None,
+          reference_precision: str = "fp32") -> dict[str, Any]:
     """Evaluate the gate for a scored run, append it to ``accuracy.txt`` and return it.
 
     The official lines (``accuracy=...``, ``hash=...``) stay first and unchanged.
@@ -100,13 +101,17 @@ def apply(run_dir: Path, accuracy: dict[str, Any], reference: dict[str, Any],
         accuracy: its accuracy dict.
         reference: the reference run's accuracy dict.
         reference_run, reference_model: the reference run directory and its model.
+        reference_precision: the reference run's precision label (``fp32``; ``uint8`` for
+            a quantized model file run as given, :mod:`harness.model_precision`).
     """
     gate = evaluate(accuracy, reference, reference_run)
     gate["reference_model"] = reference_model
+    gate["reference_precision"] = reference_precision
     with (Path(run_dir) / "accuracy.txt").open("a") as f:
         f.write(gate_lines(gate))
-    print(f"accuracy gate: {gate['metric']} {gate['value']:.3f}% vs FP32 "
-          f"{gate['reference_value']:.3f}% ({gate['reference_model']}): ratio "
+    print(f"accuracy gate: {gate['metric']} {gate['value']:.3f}% vs "
+          f"{gate['reference_value']:.3f}% of the reference ({gate['reference_model']} "
+          f"{reference_precision} as given): ratio "
           f"{gate['ratio']:.4f} -> {gate['result']} (>= {gate['threshold']:.0%} needed)",
           flush=True)
     return gate

@@ -2,12 +2,82 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import HarnessError
+from ..files import remove_stale_temps, room_problem, temp_prefix
+from .preprocessing import preprocess
+
+#: What a dataset's content key covers (recorded in run.json beside the key).
+CONTENT_KEY_COVERS = ("the dataset folder, each listed file name with its label or "
+                      "annotation entry, and each image file's size and modification time "
+                      "(ns)")
+
+
+def content_key(root: Path, lines: list[str], files: list[Path]) -> str:
+    """The key of a dataset's preprocessed samples: 16 hex digits of a sha256 over the
+    folder, one line per sample (its file name and label or annotation entry) and each
+    image file's size and modification time in ns.
+
+    Replacing or rewriting an image changes its size or mtime, so a changed image never
+    reuses the pixels of the old one (the way make and rsync tell changed files).
+
+    Raises:
+        HarnessError: an image cannot be examined (named).
+    """
+    digest = hashlib.sha256(str(root).encode())
+    for line, path in zip(lines, files):
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise HarnessError(f"cannot read image {path}: {exc.strerror or exc}") from None
+        digest.update(f"{line}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def fill_cache(cache: Path, files: list[Path], spec: dict[str, Any], desc: str) -> None:
+    """Preprocess ``files[i]`` into ``cache/<i:06d>.npy`` for every sample not cached yet
+    (a progress bar shows the work). Each file is written to a temporary name and renamed;
+    temporary files of killed processes are removed first.
+
+    Raises:
+        HarnessError: an image cannot be decoded, or the cache cannot be written (disk
+            full: the temporary file is removed and the message names the cache).
+    """
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the preprocessing cache {cache}: "
+                           f"{exc.strerror or exc}; point HARNESS_CACHE_DIR to a writable "
+                           f"folder") from None
+    remove_stale_temps(cache)
+    todo = [i for i in range(len(files)) if not (cache / f"{i:06d}.npy").is_file()]
+    for i in tqdm(todo, desc=desc, unit="img", disable=not todo):
+        sample = preprocess(files[i], spec)
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(dir=cache, prefix=temp_prefix(f"{i:06d}.npy"))
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, sample)
+            os.replace(tmp, cache / f"{i:06d}.npy")
+        except OSError as exc:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+            why = room_problem(cache) or exc.strerror or str(exc)
+            raise HarnessError(f"cannot write the preprocessed samples into {cache}: {why}. "
+                               f"Free space there, or point HARNESS_CACHE_DIR to a larger "
+                               f"disk") from None
 
 
 def refuse_missing(missing: list[str], total: int, listing: str, fix: str) -> None:

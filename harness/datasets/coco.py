@@ -8,23 +8,22 @@ missing images and logs "reduced image list"), a listed image that is absent is 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import Dataset, refuse_missing
-from .preprocessing import image_size, preprocess, spec_key
+from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .preprocessing import image_size, spec_key
 
 ANNOTATION_FILE = Path("annotations") / "instances_val2017.json"
 IMAGE_DIR = "val2017"
+#: Keys of an ``annotations`` entry that pycocotools reads when it scores boxes
+#: (``COCO.createIndex``: id, image_id, category_id; ``COCOeval``: bbox, area).
+ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area")
 
 
 def read_annotations(path: Path) -> dict[str, Any]:
@@ -62,6 +61,19 @@ def read_annotations(path: Path) -> dict[str, Any]:
         if missing:
             raise HarnessError(f"COCO annotation file {path} is malformed: images[{n}] lacks "
                                f"{', '.join(missing)}")
+    for n, ann in enumerate(data["annotations"]):
+        missing = [k for k in ANNOTATION_KEYS if not isinstance(ann, dict) or k not in ann]
+        if not missing and not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
+            missing = ["a bbox of 4 numbers [x, y, width, height]"]
+        if missing:
+            raise HarnessError(f"COCO annotation file {path} is malformed: annotations[{n}] "
+                               f"lacks {', '.join(missing)} (pycocotools needs "
+                               f"{', '.join(ANNOTATION_KEYS)} to score). Restore the original "
+                               f"file or fix that entry")
+    for n, cat in enumerate(data["categories"]):
+        if not isinstance(cat, dict) or "id" not in cat:
+            raise HarnessError(f"COCO annotation file {path} is malformed: categories[{n}] "
+                               f"lacks id")
     return data
 
 
@@ -70,7 +82,9 @@ class CocoDataset(Dataset):
     ``count`` entries), preprocessed per the card and cached like ImageNet's.
 
     Preprocessed samples are cached as one ``.npy`` per image under
-    ``<cache>/preprocessed/<dataset hash>/<preprocessing hash>/``.
+    ``<cache>/preprocessed/<content key>/<preprocessing hash>/``; the content key
+    (:func:`harness.datasets.base.content_key`) covers each image entry and each image
+    file's size and modification time.
 
     Args:
         root: folder with ``val2017/`` and ``annotations/instances_val2017.json``.
@@ -120,11 +134,10 @@ class CocoDataset(Dataset):
         self.without_annotations = [img["file_name"] for img in images
                                     if img["id"] not in annotated]
         self.category_ids = sorted(int(c["id"]) for c in data["categories"])
-        digest = hashlib.sha256(str(self.root).encode())
-        for img in images:
-            digest.update(f"{img['file_name']} {img['id']} {img['width']} {img['height']}\n"
-                          .encode())
-        self.cache = cache_dir() / "preprocessed" / digest.hexdigest()[:16] / spec_key(spec)
+        self.content_key = content_key(
+            self.root, [f"{img['file_name']} {img['id']} {img['width']} {img['height']}"
+                        for img in images], [self._path(img) for img in images])
+        self.cache = cache_dir() / "preprocessed" / self.content_key / spec_key(spec)
 
     def _path(self, img: dict[str, Any]) -> Path:
         return self.root / IMAGE_DIR / img["file_name"]
@@ -156,15 +169,8 @@ class CocoDataset(Dataset):
                                    f"{self.annotation_file} says {img['width']}x"
                                    f"{img['height']}; the file does not belong to this "
                                    f"annotation file")
-        self.cache.mkdir(parents=True, exist_ok=True)
-        todo = [i for i in range(len(self)) if not self._cached(i).is_file()]
-        for i in tqdm(todo, desc=f"preprocessing {self.root.name}", unit="img",
-                      disable=not todo):
-            sample = preprocess(self._path(self.images[i]), self.spec)
-            fd, tmp = tempfile.mkstemp(dir=self.cache, suffix=".npy.tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, sample)
-            os.replace(tmp, self._cached(i))
+        fill_cache(self.cache, [self._path(img) for img in self.images], self.spec,
+                   f"preprocessing {self.root.name}")
 
     def sample_names(self) -> list[str]:
         """Image paths relative to the dataset folder (``val2017/<file>``), in QSL order;
@@ -179,4 +185,5 @@ class CocoDataset(Dataset):
                 "annotations": str(self.annotation_file), "count": len(self),
                 "images_without_annotations": len(self.without_annotations),
                 "preprocessing": self.spec, "preprocessing_key": spec_key(self.spec),
-                "cache": str(self.cache)}
+                "content_key": self.content_key, "content_key_covers": CONTENT_KEY_COVERS,
+                "categories": len(self.category_ids), "cache": str(self.cache)}

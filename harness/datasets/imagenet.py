@@ -6,36 +6,44 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import Dataset, refuse_missing
-from .preprocessing import preprocess, spec_key
+from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .preprocessing import spec_key
+
+#: Lines named in an error about labels (the rest are counted).
+SHOWN_LINES = 10
 
 
-def read_val_map(path: Path) -> list[tuple[str, int]]:
-    """Parse a val_map file into ``[(file name, class index), ...]``.
+def read_val_map(path: Path) -> list[tuple[str, int, int]]:
+    """Parse a val_map file into ``[(file name, class index, line number), ...]``.
 
     Raises:
-        HarnessError: a line that is not ``<file> <int>``.
+        HarnessError: an unreadable file, a line that is not ``<file> <int>``, or a file
+            that lists no image.
     """
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessError(f"{path} cannot be read as text ({exc}); a val_map holds lines "
+                           f"'<file name> <class index>'") from None
     entries = []
-    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         cols = line.split()
         if len(cols) != 2 or not cols[1].lstrip("-").isdigit():
             raise HarnessError(f"{path}:{lineno}: expected '<file name> <class index>', "
                                f"got {line!r}")
-        entries.append((cols[0], int(cols[1])))
+        entries.append((cols[0], int(cols[1]), lineno))
+    if not entries:
+        raise HarnessError(f"{path} lists no images: a val_map holds one line "
+                           f"'<file name> <class index>' per image")
     return entries
 
 
@@ -43,17 +51,25 @@ class ImageNetDataset(Dataset):
     """ImageNet validation images (all of val_map, or its first ``count`` lines).
 
     Preprocessed samples are cached as one ``.npy`` per image under
-    ``<cache>/preprocessed/<dataset hash>/<preprocessing hash>/``, so a second run and a
-    different model with the same preprocessing skip the work.
+    ``<cache>/preprocessed/<content key>/<preprocessing hash>/``: the content key
+    (:func:`harness.datasets.base.content_key`) covers the folder, the val_map names and
+    labels, and each image's size and modification time, so a replaced image is preprocessed
+    again; a second run and a different model with the same preprocessing skip the work.
 
     Args:
         root: folder with the images and ``val_map.txt``.
         spec: the card's preprocessing spec.
         count: use the first ``count`` entries (None: all).
 
+    Attributes:
+        entries: ``(file name, class index)`` per QSL index.
+        labels: the class indices as an int64 array.
+        lines: the val_map line number of each QSL index.
+
     Raises:
-        HarnessError: missing folder or val_map, ``count`` larger than the list, images the
-            list names that do not exist (all listed; the run is never shrunk silently).
+        HarnessError: missing folder or val_map, an empty val_map, ``count`` larger than the
+            list, images the list names that do not exist (all listed; the run is never
+            shrunk silently).
     """
 
     def __init__(self, root: Path | str, spec: dict[str, Any], count: int | None = None):
@@ -67,21 +83,21 @@ class ImageNetDataset(Dataset):
         if not self.val_map.is_file():
             raise HarnessError(f"{self.val_map} not found: an ImageNet dataset folder needs "
                                f"val_map.txt ('<file> <class index>' per line)")
-        entries = read_val_map(self.val_map)
+        parsed = read_val_map(self.val_map)
         if count is not None:
-            if count < 1 or count > len(entries):
-                raise HarnessError(f"--count {count} is outside 1..{len(entries)}, the number "
+            if count < 1 or count > len(parsed):
+                raise HarnessError(f"--count {count} is outside 1..{len(parsed)}, the number "
                                    f"of images in {self.val_map}")
-            entries = entries[:count]
-        missing = [name for name, _ in entries if not (self.root / name).is_file()]
-        refuse_missing(missing, len(entries), str(self.val_map),
+            parsed = parsed[:count]
+        missing = [name for name, _, _ in parsed if not (self.root / name).is_file()]
+        refuse_missing(missing, len(parsed), str(self.val_map),
                        "Restore them or remove their lines from val_map.txt.")
-        self.entries = entries
-        self.labels = np.array([label for _, label in entries], dtype=np.int64)
-        digest = hashlib.sha256(str(self.root).encode())
-        for name, label in entries:
-            digest.update(f"{name} {label}\n".encode())
-        self.cache = cache_dir() / "preprocessed" / digest.hexdigest()[:16] / spec_key(spec)
+        self.entries = [(name, label) for name, label, _ in parsed]
+        self.lines = [lineno for _, _, lineno in parsed]
+        self.labels = np.array([label for _, label in self.entries], dtype=np.int64)
+        self.content_key = content_key(self.root, [f"{n} {c}" for n, c in self.entries],
+                                       [self.root / n for n, _ in self.entries])
+        self.cache = cache_dir() / "preprocessed" / self.content_key / spec_key(spec)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -89,17 +105,38 @@ class ImageNetDataset(Dataset):
     def _cached(self, index: int) -> Path:
         return self.cache / f"{index:06d}.npy"
 
+    def check_labels(self, first: int, last: int, model: str) -> None:
+        """Refuse class indices outside ``first..last``, the classes the model predicts.
+
+        Args:
+            first, last: the model's class range (inclusive).
+            model: the model in words, for the message (e.g. ``mobilenet_v2_quant (1001
+                outputs, class offset -1)``).
+
+        Raises:
+            HarnessError: naming the val_map lines (the first :data:`SHOWN_LINES`) and the
+                range; such a label can never be predicted, so the top-1 would be wrong.
+        """
+        bad = [(line, int(label)) for line, label in zip(self.lines, self.labels)
+               if not first <= label <= last]
+        if not bad:
+            return
+        shown = ", ".join(f"line {line}: class {label}" for line, label in bad[:SHOWN_LINES])
+        more = f" and {len(bad) - SHOWN_LINES} more" if len(bad) > SHOWN_LINES else ""
+        what = "class index is" if len(bad) == 1 else "class indices are"
+        raise HarnessError(f"{self.val_map}: {len(bad)} {what} outside {first}..{last}, the "
+                           f"classes of {model} ({shown}{more}). "
+                           f"Fix those lines: ImageNet class indices are the positions of "
+                           f"the wnids in sorted order, 0..999")
+
     def prepare(self) -> None:
-        """Preprocess every image not yet cached (a progress bar shows the work)."""
-        self.cache.mkdir(parents=True, exist_ok=True)
-        todo = [i for i in range(len(self)) if not self._cached(i).is_file()]
-        for i in tqdm(todo, desc=f"preprocessing {self.root.name}", unit="img",
-                      disable=not todo):
-            sample = preprocess(self.root / self.entries[i][0], self.spec)
-            fd, tmp = tempfile.mkstemp(dir=self.cache, suffix=".npy.tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, sample)
-            os.replace(tmp, self._cached(i))
+        """Preprocess every image not yet cached (a progress bar shows the work).
+
+        Raises:
+            HarnessError: a corrupt image, or the cache cannot be written.
+        """
+        fill_cache(self.cache, [self.root / name for name, _ in self.entries], self.spec,
+                   f"preprocessing {self.root.name}")
 
     def load_sample(self, index: int) -> np.ndarray:
         return np.ascontiguousarray(np.load(self._cached(index))[None])
@@ -107,4 +144,5 @@ class ImageNetDataset(Dataset):
     def describe(self) -> dict[str, Any]:
         return {"kind": "imagenet", "path": str(self.root), "val_map": str(self.val_map),
                 "count": len(self), "preprocessing": self.spec,
-                "preprocessing_key": spec_key(self.spec), "cache": str(self.cache)}
+                "preprocessing_key": spec_key(self.spec), "content_key": self.content_key,
+                "content_key_covers": CONTENT_KEY_COVERS, "cache": str(self.cache)}

@@ -35,15 +35,27 @@ def spec_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _bomb(path: Path, exc: Exception) -> HarnessError:
+    return HarnessError(f"image {path} is too large to decode safely ({exc}): Pillow refuses "
+                        f"images above {2 * Image.MAX_IMAGE_PIXELS} pixels as a possible "
+                        f"decompression bomb; its header is corrupt or it is no dataset "
+                        f"image. Replace the file or remove it from the dataset list.")
+
+
 def _read_rgb(path: Path, library: str) -> np.ndarray:
-    """Read an image as HxWx3 uint8 RGB; raises HarnessError for unreadable files."""
+    """Read an image as HxWx3 uint8 RGB; raises HarnessError for unreadable files and for
+    headers claiming more pixels than Pillow's decompression-bomb limit (checked from the
+    header before OpenCV decodes too)."""
     if library == "pillow":
         try:
             with Image.open(path) as img:
                 return np.asarray(img.convert("RGB"))
+        except Image.DecompressionBombError as exc:
+            raise _bomb(path, exc) from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise HarnessError(f"corrupt or unreadable image {path}: {exc}. "
                                f"Replace the file or remove it from the dataset list.") from exc
+    image_size(path)  # the header first: OpenCV would try to allocate a bomb's pixels
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise HarnessError(f"corrupt or unreadable image {path}. "
@@ -87,11 +99,14 @@ def image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` of an image file from its header (no full decode).
 
     Raises:
-        HarnessError: the file is not a readable image.
+        HarnessError: the file is not a readable image, or its header claims more pixels
+            than Pillow's decompression-bomb limit.
     """
     try:
         with Image.open(path) as img:
             return img.size
+    except Image.DecompressionBombError as exc:
+        raise _bomb(path, exc) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise HarnessError(f"corrupt or unreadable image {path}: {exc}. "
                            f"Replace the file or remove it from the dataset list.") from exc

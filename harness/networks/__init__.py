@@ -10,7 +10,7 @@ from typing import Callable
 
 import torch
 
-from ..errors import HarnessError
+from ..errors import HarnessError, shorten
 from ..weights import RANDOM_SEED
 
 #: Extra builders: arch name -> zero-argument function returning an untrained nn.Module.
@@ -48,7 +48,7 @@ def _state_dict_from_file(path) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise HarnessError(f"weights file {path} is not a readable PyTorch checkpoint: "
-                           f"{exc.__class__.__name__}: {exc}") from exc
+                           f"{exc.__class__.__name__}: {shorten(exc)}") from exc
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

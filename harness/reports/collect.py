@@ -3,7 +3,9 @@
 Two kinds of source, found by walking each root given to ``harness report``:
 
 - **our runs**: every ``run.json`` below the root (layout in :mod:`harness.results`). The
-  manifest gives the identity (system, model, backend, precision, configuration); the
+  manifest gives the identity (system, model, backend, precision label -- what ran, e.g.
+  ``uint8`` for a quantized model file as given, ``int8`` for an NNCF re-quantization, see
+  :mod:`harness.model_precision` -- and configuration); the
   numbers come from the LoadGen logs beside it (:func:`harness.loadgen_logs.performance_numbers`)
   and, for accuracy runs, from ``accuracy.txt``.
 - **submission trees** in the MLCommons layout: every
@@ -34,7 +36,8 @@ from ..system import parse_cpu_list
 
 #: Columns of the runs table, in order (latencies in ms, throughputs in samples/s).
 COLUMNS = [
-    "source", "layout", "role", "system", "model", "benchmark", "backend", "precision", "scenario",
+    "source", "layout", "role", "system", "model", "benchmark", "backend", "precision",
+    "precision_as_given", "precision_note", "attempts", "scenario",
     "mode", "execution", "config", "streams", "threads", "hint", "cores", "nireq",
     "ov_streams", "ov_threads", "status", "log_status", "log_problem", "validity",
     "throughput", "samples_per_s", "scheduled_qps", "completed_qps", "qps_with_overhead",
@@ -105,7 +108,9 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
         "role": ROLE_SEARCH if SEARCH_FOLDER in Path(run_dir).parts else ROLE_RUN,
         "system": rep.system_name or cfg.execution.system,
         "model": cfg.model.name, "benchmark": rep.card.get("benchmark"),
-        "backend": cfg.backend.name, "precision": cfg.precision,
+        "backend": cfg.backend.name, "precision": rep.precision_label,
+        "precision_as_given": rep.precision.get("as_given"),
+        "precision_note": rep.precision.get("note"), "attempts": len(rep.attempts) + 1,
         "scenario": cfg.scenario.name, "mode": cfg.mode.name,
         "execution": cfg.execution.kind,
         "config": config_label(getattr(cfg.backend, "streams", None),

@@ -79,6 +79,17 @@ def write_report(roots, out_dir: Path, baseline: str = "resnet50:fp32:openvino",
         _md_table(summ.drop(columns=["source"]) if (summ["source"] == "harness").all()
                   else summ),
     ]
+    ours = df[(df["source"] == "harness") & df["precision_note"].notna()]
+    if not ours.empty:
+        labels = ours[["model", "backend", "precision", "precision_as_given",
+                       "precision_note"]].drop_duplicates().sort_values(
+            ["model", "backend", "precision"])
+        lines += ["## Precision labels", "",
+                  "What each precision of our runs is: the label says what ran, read from "
+                  "the model file's weight types (`uint8`: a model its publisher quantized, "
+                  "run as given; `int8`: re-quantized by NNCF from the precision given).", "",
+                  _md_table(labels.rename(columns={"precision_as_given": "as given",
+                                                   "precision_note": "what ran"}))]
     for i, plot in enumerate(figures, 1):
         lines += [f"## {i}. {plot.title}", ""]
         if plot.figure is not None:

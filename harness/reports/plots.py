@@ -27,8 +27,9 @@ from .collect import usable  # noqa: E402
 #: rules, accuracy targets: "99% of FP32"; shared/docs/mlperf-facts.md).
 ACCURACY_TARGET = 0.99
 
-#: Precision order on every axis.
-PRECISION_ORDER = ["fp32", "bf16", "int8"]
+#: Precision order on every axis (labels of :mod:`harness.model_precision`: ``uint8`` is a
+#: model file quantized by its publisher and run as given, ``int8`` an NNCF re-quantization).
+PRECISION_ORDER = ["fp32", "fp16", "bf16", "uint8", "int8"]
 
 
 @dataclass
@@ -179,7 +180,7 @@ def plot_accuracy_latency(summ: pd.DataFrame) -> Plot:
     pts = pts.loc[pts.groupby(["source", "system", "model", "backend", "precision"])[
         "singlestream_p90_ms"].idxmin()]
     colors = _colors(pts["model"])
-    markers = {"fp32": "o", "bf16": "s", "int8": "^"}
+    markers = {"fp32": "o", "fp16": "P", "bf16": "s", "uint8": "v", "int8": "^"}
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for _, r in pts.iterrows():
         ax.scatter(r["singlestream_p90_ms"], r["accuracy"], s=60, color=colors[r["model"]],
@@ -269,7 +270,9 @@ def plot_quantization(summ: pd.DataFrame) -> Plot:
     caption = ("Size: the compiled model's IR on disk (model_stats.ir_size_mb or the backend's "
                "model size in run.json). Throughput: best Offline samples/s over "
                "configurations, from mlperf_log_detail.txt. Accuracy: accuracy.txt of the "
-               "accuracy runs (only models with trained weights).")
+               "accuracy runs (only models with trained weights). Models given already "
+               "quantized (e.g. a uint8 TFLite file, label uint8) have no FP32 run and are "
+               "not shown: their int8 is a re-quantization, not an FP32 -> INT8 step.")
     return Plot(name, title, caption, fig)
 
 

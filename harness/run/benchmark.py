@@ -10,6 +10,8 @@
     user_conf      the effective user.conf: base file, test-mode lines, the scenario's target
     record_start   the run directory and its report, status ``incomplete``
     run_loadgen    LoadGen with the SUT and QSL; the result read from LoadGen's own logs
+                   (an Offline run INVALID only because it ended before its minimum
+                   duration is run once more, both attempts recorded)
     score, gate    accuracy mode: the task's scorer and the 99% gate
     record         status ``complete`` (or ``failed``/``interrupted``, with the reason)
 
@@ -21,7 +23,9 @@ refuses a second). Launchers (:mod:`harness.launchers`) are the only code that c
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -34,12 +38,14 @@ from typing import Any, Callable
 
 import mlperf_loadgen as lg
 
-from .. import __version__, backends, cards, model_stats, postprocess, system
+from .. import __version__, backends, cards, model_precision, model_stats, postprocess, system
 from .. import scenarios as scenarios_mod
 from .. import weights as weights_mod
 from ..accuracy import SCORERS, gate
 from ..datasets import Dataset, open_dataset
-from ..errors import HarnessError
+from ..errors import HarnessError, shorten
+from ..files import room_problem, write_text_atomic
+from ..loadgen_logs import KeyResult
 from ..qsl import QSL
 from ..scenarios import Scenario, TargetContext
 from ..scenarios import server as server_scenario
@@ -63,6 +69,8 @@ class Plan:
         dataset: the opened, preprocessed dataset (synthetic when no folder was given).
         weights: the resolved weights.
         psc: the benchmark's performance sample count (LoadGen's mlperf.conf).
+        precision: the run's precision record (:func:`harness.model_precision.describe`);
+            its ``label`` names the results folder.
         base_conf_path, base_conf: the base user.conf and its text.
         system_name: the system folder of the results.
         reference: the gate's reference spec (:func:`harness.accuracy.gate.reference_spec`),
@@ -78,6 +86,7 @@ class Plan:
     dataset: Dataset
     weights: weights_mod.Weights
     psc: int
+    precision: dict[str, Any]
     base_conf_path: Path
     base_conf: str
     system_name: str
@@ -85,6 +94,26 @@ class Plan:
     reference_run: Path | None = None
     reference_report: RunReport | None = None
     gate_skipped: dict[str, Any] | None = None
+
+
+def precision_of(config: RunConfig) -> dict[str, Any]:
+    """The precision record a run of ``config`` gets, without running it
+    (:func:`harness.model_precision.describe`; its ``label`` names the results folder, e.g.
+    ``uint8`` for a uint8 model file run as given).
+
+    Raises:
+        HarnessError: unknown model, weights that cannot be had, an unreadable model file.
+    """
+    card = cards.load(config.model.name)
+    weights = weights_mod.resolve(card, config.model.weights, config.mode.name,
+                                  config.mode.allow_random_accuracy)
+    return model_precision.describe(card, weights, config.backend.name, config.precision)
+
+
+def precision_folder(plan: Plan) -> str:
+    """The precision folder of the run's results (:func:`results.precision_folder` of its
+    label)."""
+    return results.precision_folder(plan.config.backend.name, plan.precision["label"])
 
 
 def prepare(config: RunConfig) -> Plan:
@@ -116,7 +145,8 @@ def prepare(config: RunConfig) -> Plan:
                                       config.mode.allow_random_accuracy)
     if not weights.trained:
         print(f"NOTE: {weights.note}", flush=True)
-    plan = Plan(config, card, scenario, dataset, weights, psc, base_path, base,
+    precision = model_precision.describe(card, weights, config.backend.name, config.precision)
+    plan = Plan(config, card, scenario, dataset, weights, psc, precision, base_path, base,
                 config.execution.system or system.default_system_name())
     if config.accuracy:
         plan.reference = gate.reference_spec(config.precision, card, config.model.weights)
@@ -146,7 +176,8 @@ def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
         ``(backend, postprocess)``.
 
     Raises:
-        HarnessError: the model cannot be loaded, or does not fit the card.
+        HarnessError: the model cannot be loaded, does not fit the card, or cannot match
+            the dataset's labels (:func:`harness.postprocess.check_dataset`).
     """
     config = plan.config
     backend = backends.create(config.backend.name)
@@ -159,9 +190,10 @@ def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
         first = backend.infer(plan.dataset.load_sample(0))
     except Exception as exc:
         raise HarnessError(f"model {plan.card.name}: a test inference failed "
-                           f"({exc.__class__.__name__}: {exc}); does the model file fit the "
-                           f"card's input {plan.card.input}?") from exc
+                           f"({exc.__class__.__name__}: {shorten(exc)}); does the model file "
+                           f"fit the card's input {plan.card.input}?") from exc
     postprocess.check_outputs(plan.card, first)
+    postprocess.check_dataset(plan.card, first, plan.dataset)
     post(first, 0)
     return backend, post
 
@@ -200,8 +232,7 @@ def user_conf(plan: Plan, qsl: QSL, calibration: dict[str, Any], backend_setting
         target_qps=config.scenario.target_qps, calibration=calibration,
         peak_file=server_scenario.peak_file(Path(config.execution.results_dir),
                                             plan.system_name, plan.card.name,
-                                            results.precision_folder(config.backend.name,
-                                                                     config.precision)),
+                                            precision_folder(plan)),
         peak_key=server_scenario.peak_key(backend_settings))
     target, target_notes = scenario.target_lines(ctx)
     lines += target
@@ -224,9 +255,8 @@ def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], con
     if config.execution.audit_config:
         audit_text = read_user_conf(Path(config.execution.audit_config))
     run_dir = results.new_run_dir(Path(config.execution.results_dir), plan.system_name,
-                                  card.name, results.precision_folder(config.backend.name,
-                                                                      config.precision),
-                                  plan.scenario.name, config.mode.name)
+                                  card.name, precision_folder(plan), plan.scenario.name,
+                                  config.mode.name)
     try:
         (run_dir / "user.conf").write_text(conf_text)
     except OSError as exc:
@@ -249,8 +279,8 @@ def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], con
                  "mode": "AccuracyOnly" if config.accuracy else "PerformanceOnly",
                  "performance_sample_count": qsl.performance_sample_count,
                  "total_sample_count": qsl.total_sample_count, **conf_notes},
-        calibration=calibration,
-        model_stats=model_stats.for_run(card, config.precision, model_file),
+        calibration=calibration, precision=plan.precision,
+        model_stats=model_stats.for_run(card, plan.precision["label"], model_file),
         quantization=backend.build_facts(), audit_config=audit_text)
     report.write()
     print(f"run directory: {run_dir}", flush=True)
@@ -260,14 +290,48 @@ def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], con
 def run_loadgen(plan: Plan, backend, post, qsl: QSL, report: RunReport) -> None:
     """Run the LoadGen test and put its result (read from its logs) into the report.
 
+    A performance run that LoadGen calls INVALID only because it ended before its minimum
+    duration (Offline, when the machine ran faster than calibrated) is run once more in this
+    process with the same ``TestSettings`` and the scenario's new target
+    (:meth:`harness.scenarios.Scenario.rerun_target`); the first attempt's logs move to
+    ``attempt-1/`` and its result goes into ``report.attempts``.
+
     Raises:
         HarnessError: LoadGen rejects the settings, inferences failed (the run is INVALID),
-            or LoadGen's logs lack its result.
+            or LoadGen's logs lack its result (cut by a full disk or a file size limit).
     """
     config, scenario = plan.config, plan.scenario
     run_dir = report.path
     ts = test_settings(run_dir / "user.conf", plan.card.benchmark, scenario.loadgen,
                        config.accuracy)
+    result = _attempt(plan, backend, post, qsl, report, ts)
+    rerun = None if config.accuracy or result.inference_errors else \
+        scenario.rerun_target(result)
+    if rerun is not None:
+        _keep_attempt(plan, report, result, ts, *rerun)
+        result = _attempt(plan, backend, post, qsl, report, ts)
+    report.result = result
+    if result.inference_errors:
+        result.validity = "INVALID"
+        raise HarnessError(f"{result.inference_errors} of {result.samples_answered} samples "
+                           f"failed inference (first: {result.first_inference_error}); the "
+                           f"run is marked failed")
+    if not config.accuracy and (result.validity is None or result.score is None
+                                or result.log_truncated):
+        why = room_problem(run_dir)
+        said, result.validity = result.validity, None  # no result: claims no validity
+        raise HarnessError(f"LoadGen's logs in {run_dir} lack its result (validity "
+                           f"{said}, {scenario.metric} {result.score}"
+                           f"{', a cut log line' if result.log_truncated else ''}): "
+                           + (f"{why}; make room and run it again" if why else
+                              "were they cut by a full disk or a file size limit?")
+                           + "; the run is marked failed")
+
+
+def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyResult:
+    """One LoadGen test with fresh SUT and QSL handles; its result from the logs."""
+    config, scenario = plan.config, plan.scenario
+    run_dir = report.path
     log_settings = lg.LogSettings()
     log_settings.log_output.outdir = str(run_dir)
     log_settings.log_output.copy_summary_to_stdout = False
@@ -295,17 +359,39 @@ def run_loadgen(plan: Plan, backend, post, qsl: QSL, report: RunReport) -> None:
     result.inference_errors = sut.errors
     result.first_inference_error = sut.first_error
     result.samples_answered = sut.completed
-    report.result = result
-    if sut.errors:
-        result.validity = "INVALID"
-        raise HarnessError(f"{sut.errors} of {sut.completed} samples failed inference "
-                           f"(first: {sut.first_error}); the run is marked failed")
-    if not config.accuracy and (result.validity is None or result.score is None
-                                or result.log_truncated):
-        raise HarnessError(f"LoadGen's logs in {run_dir} lack its result (validity "
-                           f"{result.validity}, {scenario.metric} {result.score}"
-                           f"{', a cut log line' if result.log_truncated else ''}): was the "
-                           f"disk full or a file size limit hit? The run is marked failed")
+    return result
+
+
+def _keep_attempt(plan: Plan, report: RunReport, result: KeyResult, ts, qps: float,
+                  source: str) -> None:
+    """Record an attempt that ended early and set up the next one: its LoadGen logs and
+    user.conf move to ``attempt-<n>/``, its result into ``report.attempts``; the settings
+    get the new target, the run's user.conf records it (so ``--config run.json`` and the
+    submission tree see what the last attempt ran)."""
+    scenario = plan.scenario
+    n = len(report.attempts) + 1
+    folder = report.path / f"attempt-{n}"
+    folder.mkdir()
+    for log in sorted(report.path.glob("mlperf_log_*")):
+        os.replace(log, folder / log.name)
+    shutil.copy2(report.path / "user.conf", folder / "user.conf")
+    before = scenario.target_used(report.loadgen)
+    lines, notes = scenario.set_target(ts, qps, f"re-run after attempt {n}: {source}")
+    text = (report.path / "user.conf").read_text().rstrip("\n") + "\n" + "\n".join(
+        [f"# attempt {n} ended before its minimum duration (INVALID); the re-run's target:",
+         *lines]) + "\n"
+    validate_user_conf(text, "effective user.conf", plan.card.benchmark)
+    write_text_atomic(report.path / "user.conf", text)
+    reason = (f"INVALID only because it ended before its minimum duration "
+              f"({'; '.join(result.invalid_reasons)}): {result.samples_per_second:.2f} "
+              f"samples/s measured, {before} expected")
+    report.attempts.append({"attempt": n, "reason": reason, "target_before": before,
+                            "target_after": qps, "logs": folder.name,
+                            "result": dataclasses.asdict(result)})
+    report.loadgen.update(notes)
+    report.write()
+    print(f"NOTE: attempt {n} was {reason}; running LoadGen once more with the target from "
+          f"{source} ({qps:.2f}); attempt {n}'s logs are kept in {folder}", flush=True)
 
 
 def _start_test(sut_handle, qsl_handle, settings, log_settings, audit_config: str) -> None:
@@ -347,7 +433,8 @@ def apply_gate(plan: Plan, report: RunReport) -> None:
     if plan.reference_run is not None:
         ref = plan.reference_report
         report.accuracy_gate = gate.apply(report.path, report.accuracy, ref.accuracy,
-                                          plan.reference_run, ref.config.model.name)
+                                          plan.reference_run, ref.config.model.name,
+                                          ref.precision_label)
     elif plan.gate_skipped is not None:
         report.accuracy_gate = plan.gate_skipped
         print(f"NOTE: accuracy gate skipped: {plan.gate_skipped['why']}", flush=True)
@@ -401,12 +488,20 @@ def run(config: RunConfig, command: list[str] | None = None,
             apply_gate(plan, report)
         record(plan, report, report_mod.STATUS_COMPLETE)
     except KeyboardInterrupt:
-        _record_failure(plan, report, report_mod.STATUS_INTERRUPTED,
-                        "interrupted by the user (Ctrl-C or SIGTERM)")
+        note = _record_failure(plan, report, report_mod.STATUS_INTERRUPTED,
+                               "interrupted by the user (Ctrl-C or SIGTERM)")
+        if note:
+            print(f"WARNING: {note}", file=sys.stderr)
         raise
     except HarnessError as exc:
-        _record_failure(plan, report, report_mod.STATUS_FAILED, str(exc))
-        raise RunFailed(str(exc), report, exc.exit_status) from exc
+        note = _record_failure(plan, report, report_mod.STATUS_FAILED, str(exc))
+        raise RunFailed(f"{exc} ({note})" if note else str(exc), report,
+                        exc.exit_status) from exc
+    except OSError as exc:  # a file of the run cannot be written: disk full, size limit
+        why = room_problem(report.path) or exc.strerror or str(exc)
+        message = f"cannot write {exc.filename or report.run_dir}: {why}"
+        note = _record_failure(plan, report, report_mod.STATUS_FAILED, message)
+        raise RunFailed(f"{message} ({note})" if note else message, report) from exc
     except BaseException as exc:  # a bug: marked failed, the traceback shows where
         _record_failure(plan, report, report_mod.STATUS_FAILED,
                         f"{exc.__class__.__name__}: {exc}")
@@ -421,12 +516,24 @@ def _sigterm_to_interrupt(*_):
     raise KeyboardInterrupt()
 
 
-def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> None:
+def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> str:
+    """Mark the run ``status`` with ``error``; on a full disk, rewrite ``run.json`` in place
+    (:meth:`RunReport.write_in_place`).
+
+    Returns:
+        "" when the report says ``status``; else a note for the error line: the report
+        still says ``incomplete``, which readers call ``abandoned`` once this process ends.
+    """
     try:
         record(plan, report, status, error)
-        print(f"run directory {report.run_dir} is marked '{status}'", file=sys.stderr)
-    except HarnessError as exc:  # e.g. the disk is full: say so, keep the first error
-        print(f"WARNING: could not mark {report.run_dir} {status}: {exc}", file=sys.stderr)
+    except HarnessError as exc:
+        try:
+            report.write_in_place()
+        except HarnessError:
+            return (f"{report.path / report_mod.FILE_NAME} could not be marked {status}: "
+                    f"{exc}; 'harness show' calls it abandoned once this process has ended")
+    print(f"run directory {report.run_dir} is marked '{status}'", file=sys.stderr)
+    return ""
 
 
-__all__ = ["run", "prepare", "Plan"]
+__all__ = ["run", "prepare", "precision_of", "Plan"]

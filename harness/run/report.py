@@ -11,7 +11,9 @@ Format history (``schema_version``):
 - (none) harness 0.1: a flat ``config``; not readable by this version (re-run it).
 - 1: harness 0.2: ``config`` is the nested :class:`harness.run.config.RunConfig`;
   ``result`` a :class:`KeyResult`; ``pid``/``host`` of the process that ran it (so a reader
-  can call a run whose process is gone ``abandoned``).
+  can call a run whose process is gone ``abandoned``). Fields added later within version 1
+  have defaults, so earlier version-1 files still read: ``precision`` (the run's precision
+  label and what the model file holds, :mod:`harness.model_precision`), ``attempts``.
 
 A report's ``status`` is ``incomplete`` from the moment its run directory exists until the
 run ends; then ``complete``, ``failed`` (``error`` says why) or ``interrupted``. Only a
@@ -22,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import socket
 import types
 import typing
@@ -30,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import HarnessError
-from ..files import write_json_atomic
+from ..errors import HarnessError, shorten
+from ..files import rewrite_in_place, write_json_atomic
 from ..loadgen_logs import KeyResult
+from ..system import process_exists
 from .config import RunConfig
 
 SCHEMA_VERSION = 1
@@ -81,14 +83,18 @@ class RunReport:
         backend: ``{"name", "properties" (effective runtime properties), "model"}``.
         loadgen: benchmark, scenario, mode, sample counts and where each target came from.
         calibration: the pre-run calibration (samples/s or median latency ms).
+        precision: the run's precision label and where it comes from
+            (:func:`harness.model_precision.describe`: ``label``, ``requested``,
+            ``as_given``, ``weight_types``, ``requantized_from``, ``note``).
         model_stats, quantization: model size facts; the INT8 build's record.
         audit_config: the text of the LoadGen audit.config of a compliance run, else None.
         result: performance result (None until LoadGen has finished, and for failures
             before it).
         accuracy, accuracy_gate: accuracy mode: the score and the 99% gate.
         error: why a run failed or was interrupted.
-        attempts: earlier LoadGen attempts of this run (e.g. an Offline run re-run because
-            it ended before its minimum duration), each ``{"reason", "result"}``.
+        attempts: earlier LoadGen attempts of this run (an Offline run re-run because it
+            ended before its minimum duration), each ``{"attempt", "reason", "result",
+            "logs" (the folder its LoadGen logs were moved to), "offline_expected_qps"}``.
     """
 
     config: RunConfig
@@ -111,6 +117,7 @@ class RunReport:
     backend: dict[str, Any] = field(default_factory=dict)
     loadgen: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    precision: dict[str, Any] = field(default_factory=dict)
     model_stats: dict[str, Any] | None = None
     quantization: dict[str, Any] | None = None
     audit_config: str | None = None
@@ -130,6 +137,13 @@ class RunReport:
         return self.system.get("name")
 
     @property
+    def precision_label(self) -> str:
+        """What ran, e.g. ``fp32``, ``uint8`` (a quantized model as given), ``int8``
+        (:mod:`harness.model_precision`); ``--precision`` for reports written before the
+        label existed."""
+        return self.precision.get("label") or self.config.precision
+
+    @property
     def complete(self) -> bool:
         return self.status == STATUS_COMPLETE
 
@@ -146,16 +160,10 @@ class RunReport:
 
     def live_status(self) -> str:
         """``status``, or ``abandoned`` for an ``incomplete`` run whose process is gone
-        (same host, no such process id)."""
+        (same host, no such process id: killed with SIGKILL, or the machine went down)."""
         if self.status != STATUS_INCOMPLETE or not self.pid or self.host != socket.gethostname():
             return self.status
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return STATUS_ABANDONED
-        except PermissionError:
-            pass
-        return self.status
+        return self.status if process_exists(self.pid) else STATUS_ABANDONED
 
     # --- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +218,16 @@ class RunReport:
         """
         write_json_atomic(self.path / FILE_NAME, self.to_dict())
 
+    def write_in_place(self) -> None:
+        """Rewrite ``run.json`` in place, compact, in the space it already holds: the last
+        resort of a status update on a full disk (:func:`harness.files.rewrite_in_place`).
+
+        Raises:
+            HarnessError: it does not fit, or the write fails.
+        """
+        rewrite_in_place(self.path / FILE_NAME,
+                         json.dumps(self.to_dict(), separators=(",", ":"), default=str) + "\n")
+
 
 def _type_ok(hint, value) -> bool:
     alts = typing.get_args(hint) if (isinstance(hint, types.UnionType)
@@ -238,7 +256,7 @@ def _check_types(obj: Any, source: str) -> None:
         value = getattr(obj, f.name)
         if not _type_ok(hints[f.name], value):
             raise UnreadableReport(f"{source}: field {f.name} is {type(value).__name__} "
-                                   f"{value!r:.40}, expected {hints[f.name]}")
+                                   f"{shorten(repr(value), 60)}, expected {hints[f.name]}")
     if isinstance(obj, RunReport):
         if obj.status not in STATUSES:
             raise UnreadableReport(f"{source}: unknown status {obj.status!r}")

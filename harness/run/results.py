@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 
 def precision_folder(backend: str, precision: str) -> str:
-    """The precision folder of a run: ``int8`` for OpenVINO, ``<backend>-<precision>`` else."""
+    """The precision folder of a run from its precision label
+    (:mod:`harness.model_precision`): ``uint8``, ``fp32``, ``int8`` for OpenVINO,
+    ``<backend>-<label>`` else."""
     return precision if backend == "openvino" else f"{backend}-{precision}"
 
 
@@ -78,7 +80,8 @@ def config_label(settings: dict[str, Any], cores: str | None) -> str:
 def table(root: Path, latest_only: bool = True) -> "pd.DataFrame":
     """One row per run (``latest_only``: per run identity, the latest complete one).
 
-    Columns: system, model, backend, precision, scenario, mode, execution, status, validity,
+    Columns: system, model, backend, precision (the run's label:
+    :attr:`RunReport.precision_label`), scenario, mode, execution, status, validity,
     samples_per_s, p90_ms, p99_ms, accuracy (percent), gate, config, started, note, run_dir.
     Unreadable ``run.json`` files get a row of their own (status ``unreadable``, the reason
     in ``note``). With ``latest_only``, an identity's newer runs that did not complete
@@ -95,7 +98,8 @@ def table(root: Path, latest_only: bool = True) -> "pd.DataFrame":
         cfg, res = rep.config, rep.result
         rows.append({
             "system": rep.system_name, "model": cfg.model.name, "backend": cfg.backend.name,
-            "precision": cfg.precision, "scenario": cfg.scenario.name, "mode": cfg.mode.name,
+            "precision": rep.precision_label, "scenario": cfg.scenario.name,
+            "mode": cfg.mode.name,
             "execution": cfg.execution.kind, "status": rep.live_status(),
             "validity": res.validity if res else None,
             "samples_per_s": res.samples_per_second if res else None,

@@ -129,6 +129,20 @@ class Scenario:
         and nothing else; None for the others (Server's target is the load itself)."""
         return None
 
+    def rerun_target(self, result: KeyResult) -> tuple[float, str] | None:
+        """``(target samples/s, where it comes from in words)`` to run LoadGen once more
+        with when ``result`` is INVALID only because the run ended before its minimum
+        duration; None: no re-run (the default: only Offline sizes its run from an
+        expected rate)."""
+        return None
+
+    def set_target(self, settings, qps: float, source: str
+                   ) -> tuple[list[str], dict[str, Any]]:
+        """Put ``qps`` into LoadGen ``settings`` directly (``FromConfig`` runs once per
+        process; one ``TestSettings`` object serves several ``StartTest`` calls); return
+        the user.conf lines that record it and the notes for the report's ``loadgen``."""
+        raise NotImplementedError(f"{self.name} has no re-run target")
+
     # --- after LoadGen ---------------------------------------------------------------------
     def read_result(self, run_dir: Path) -> KeyResult:
         """The key result from LoadGen's logs, with the scenario's metric and score."""

@@ -34,6 +34,7 @@ from ..errors import HarnessError, NoValidServerTarget
 from ..files import write_json_atomic
 from ..launchers import Launcher, for_many
 from ..run import config as run_config
+from ..run.benchmark import precision_of
 from ..run.config import RunConfig
 from ..run.report import RunReport
 from ..run.results import precision_folder
@@ -53,11 +54,12 @@ PLATEAU_TOLERANCE = 0.15
 
 
 def search_dir(config: RunConfig) -> Path:
-    """``<results>/<system>/<model>/<precision>/Server``: where searches and peak.json go."""
+    """``<results>/<system>/<model>/<precision>/Server``: where searches and peak.json go
+    (the precision folder of the runs' label, as the Server runs find it)."""
     return server_scenario.peak_file(
         Path(config.execution.results_dir),
         config.execution.system or system.default_system_name(), config.model.name,
-        precision_folder(config.backend.name, config.precision)).parent
+        precision_folder(config.backend.name, precision_of(config)["label"])).parent
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -159,14 +161,15 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
     from tqdm import tqdm
 
     card = cards.load(base.model.name)
-    sdir = search_dir(base) / "peak_search" / datetime.now(timezone.utc).strftime(
+    server_dir = search_dir(base)
+    sdir = server_dir / "peak_search" / datetime.now(timezone.utc).strftime(
         "%Y%m%dT%H%M%SZ")
     sdir.mkdir(parents=True, exist_ok=False)
     runs_dir = sdir / "runs"
     record: dict[str, Any] = {"status": "incomplete", "model": card.name,
                               "benchmark": card.benchmark,
                               "system": base.execution.system or system.default_system_name(),
-                              "precision": precision_folder(base.backend.name, base.precision),
+                              "precision": server_dir.parent.name,
                               "points": [], "command": sys.argv, "base_config": base.to_dict(),
                               "started": datetime.now(timezone.utc).isoformat()}
     out = sdir / "peak_search.json"
@@ -255,7 +258,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
                                   f"by {CONFIRM_ATTEMPTS} longer runs (see {out}); nothing "
                                   f"recorded")
     peak_file = server_scenario.record_peak(
-        search_dir(base) / server_scenario.PEAK_FILE, server_scenario.peak_key(settings), {
+        server_dir / server_scenario.PEAK_FILE, server_scenario.peak_key(settings), {
             "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],
             "latency_bound_ms": p["latency_bound_ms"],
             "offline_samples_per_second": offline_sps, "found": record["ended"]})

@@ -175,7 +175,7 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                 print(f"find-peak {model} failed: {exc}", flush=True)
         for scenario in todo:
             tree_scenarios.add(scenario)
-            perf = _performance_run(launcher, _config(plan, model, scenario, accuracy=False),
+            perf = _launch(launcher, _config(plan, model, scenario, accuracy=False),
                                     f"{model} {scenario} performance", problems)
             acc_cfg = _config(plan, model, scenario, accuracy=True)
             try:
@@ -225,31 +225,6 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         print(f"problem: {p}")
     print(f"prepare-submission took {time.monotonic() - start:.0f} s")
     return rc
-
-
-#: An Offline run that ended before its minimum duration is repeated once with LoadGen
-#: expecting this many times the samples/s it measured.
-RETRY_FACTOR = 1.5
-ENDED_EARLY = "Min duration satisfied: NO"
-
-
-def _performance_run(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
-    """A performance run; a run INVALID for ending before its minimum duration (the machine
-    got faster after the calibration that sized it) is repeated once, when its scenario's
-    load only sizes the run (Offline), with ``--target-qps`` = :data:`RETRY_FACTOR` x the
-    samples/s it measured, and says so."""
-    perf = _launch(launcher, cfg, what, problems)
-    res = perf.result if perf is not None else None
-    if res is None or perf.valid or ENDED_EARLY not in (res.invalid_reasons or []):
-        return perf
-    qps = scenarios.get(cfg.scenario.name).resized_target_qps(res, RETRY_FACTOR)
-    if qps is None:
-        return perf
-    print(f"NOTE: {what} ended before its minimum duration (INVALID, {perf.run_dir}): "
-          f"repeated with --target-qps {qps:.1f}, {RETRY_FACTOR}x the samples/s it "
-          f"measured", flush=True)
-    return _launch(launcher, replace(cfg, scenario=replace(cfg.scenario, target_qps=qps)),
-                   what, problems)
 
 
 def _launch(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):

@@ -18,7 +18,7 @@ import openvino.properties as props
 import openvino.properties.hint as hints
 
 from ... import system
-from ...errors import HarnessError
+from ...errors import HarnessError, shorten
 from ..base import Backend, Callback, LoadContext
 from . import ir, quantization
 from .config import OpenVINOConfig
@@ -93,7 +93,7 @@ class OpenVINOBackend(Backend):
         try:
             model = self.core.read_model(str(path))
         except Exception as exc:
-            raise HarnessError(f"OpenVINO cannot read model {path}: {exc}") from exc
+            raise HarnessError(f"OpenVINO cannot read model {path}: {shorten(exc)}") from exc
         if (settings.batch or 1) > 1:
             shape = list(model.input(0).get_partial_shape().to_shape())
             try:
@@ -109,7 +109,7 @@ class OpenVINOBackend(Backend):
                                                     compile_config(settings))
         except RuntimeError as exc:
             raise HarnessError(f"OpenVINO cannot compile {path} on {settings.device} with "
-                               f"{settings}: {exc}") from exc
+                               f"{settings}: {shorten(exc)}") from exc
         nireq = settings.nireq or self.compiled.get_property(
             props.optimal_number_of_infer_requests)
         self.config = settings

@@ -2,7 +2,8 @@
 
 The cache key is (card name, model source, weights identity, input shape, precision,
 OpenVINO version): a second run with the same inputs reads the IR in seconds. Entries are
-written to a temporary folder and renamed into place, so a half-written IR is never used.
+written to a temporary folder and renamed into place, so a half-written IR is never used;
+the temporary folders of killed processes are removed by the next conversion.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import openvino as ov
 
 from ...cards import ModelCard
-from ...errors import HarnessError
+from ...errors import HarnessError, shorten
+from ...files import remove_stale_temps, room_problem, temp_prefix
 from ...paths import cache_dir
 from ...weights import Weights
 
@@ -34,17 +36,31 @@ def cached_ir(key: str, build, label: str) -> Path:
     """Return ``<cache>/ir/<key>/model.xml``, calling ``build(tmp_dir) -> ov.Model`` if absent.
 
     ``build`` returns the model to save; it is saved uncompressed (FP32 weights stay FP32).
+    The entry is built in a temporary folder (:func:`harness.files.temp_prefix`) renamed into
+    place; the temporary folders of processes that died mid-build (SIGKILL) are removed
+    first.
+
+    Raises:
+        HarnessError: ``build``'s own errors, or the IR cannot be written (disk full: the
+            temporary folder is removed and the message names the cache).
     """
     final = cache_dir() / "ir" / key
     xml = final / "model.xml"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(final.parent)
     if xml.is_file() and xml.with_suffix(".bin").is_file():
         return xml
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{key}-"))
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=temp_prefix(key)))
     try:
         print(f"converting {label} to OpenVINO IR (cached for later runs)...", flush=True)
         model = build(tmp)
-        ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)
+        try:
+            ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)
+        except (OSError, RuntimeError) as exc:
+            why = room_problem(final.parent) or shorten(exc)
+            raise HarnessError(f"cannot write the OpenVINO IR of {label} into the cache "
+                               f"{final.parent}: {why}. Free space there, or point "
+                               f"HARNESS_CACHE_DIR to a larger disk") from None
         try:
             tmp.rename(final)
         except OSError:  # another process finished the same entry first: keep its copy
@@ -76,7 +92,7 @@ def fp32_model(card: ModelCard, weights: Weights) -> Path:
                 return ov.convert_model(str(weights.path))
             except Exception as exc:
                 raise HarnessError(f"OpenVINO cannot read model file {weights.path}: "
-                                   f"{exc.__class__.__name__}: {str(exc)[:300]}") from exc
+                                   f"{exc.__class__.__name__}: {shorten(exc)}") from exc
         import torch  # imported on use: torch loads slowly
 
         from ...networks import load_torch_model  # builds torch modules (imports torch)

@@ -66,7 +66,7 @@ import numpy as np
 from ...cards import ModelCard
 from ...datasets import open_dataset
 from ...detection import validate_map
-from ...errors import HarnessError
+from ...errors import HarnessError, shorten
 from ...postprocess import for_card
 from ...weights import Weights
 from . import ir
@@ -504,7 +504,7 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
             raise
         except Exception as exc:
             raise HarnessError(f"NNCF could not quantize {card.name}: "
-                               f"{exc.__class__.__name__}: {str(exc)[:400]}") from exc
+                               f"{exc.__class__.__name__}: {shorten(exc, 400)}") from exc
         finally:
             nncf_logger.removeHandler(capture)
         if config.max_accuracy_drop is not None:
