@@ -78,7 +78,7 @@ def _errors(out, **kw):
 
 def _runs(results, scenario, mode):
     """The runs of one scenario and mode (audit runs live below compliance/, not here)."""
-    base = results / "results" / "box" / "mobilenet_v2_quant" / "fp32" / scenario / mode
+    base = results / "results" / "box" / "mobilenet_v2_quant" / "uint8" / scenario / mode
     return sorted(p for p in base.iterdir() if (p / "run.json").is_file())
 
 
@@ -90,7 +90,7 @@ def test_test_mode_runs_are_refused_with_the_missing_runs_named(results, tmp_pat
     proc = _build(results, tmp_path / "t")
     assert proc.returncode == 2
     for scen in ("Offline", "Server"):
-        assert re.search(f"mobilenet_v2_quant fp32 {scen} performance: only test-mode runs",
+        assert re.search(f"mobilenet_v2_quant uint8 {scen} performance: only test-mode runs",
                          proc.stderr)
         assert re.search(f"harness run --model mobilenet_v2_quant --scenario {scen} --mode "
                          f"accuracy .*--execution valid", proc.stderr)
@@ -194,7 +194,7 @@ def test_compliance_folders_in_the_tree(results, tree, tmp_path):
     audit runs; the checker reports a broken layout (as warnings: the open division skips
     compliance)."""
     d = tree / "open" / "ORG" / "results" / "box" / "mobilenet_v2_quant" / "Offline"
-    cdir = results / "results" / "box" / "mobilenet_v2_quant" / "fp32" / "Offline" / \
+    cdir = results / "results" / "box" / "mobilenet_v2_quant" / "uint8" / "Offline" / \
         "compliance"
     recs = {t: json.loads(next((cdir / t).glob("*/compliance.json")).read_text())
             for t in ("TEST01", "TEST04")}

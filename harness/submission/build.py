@@ -61,7 +61,8 @@ class Result:
     """One result folder: a performance run, its accuracy run, its compliance tests."""
 
     model: str            # card name
-    precision: str        # precision folder (int8, fp32, or <backend>-<precision>)
+    precision: str        # precision folder: the runs' precision label (fp32, uint8, int8,
+                          # or <backend>-<label>)
     scenario: str
     perf: RunReport
     accuracy: RunReport
@@ -170,11 +171,11 @@ def select(runs: list[RunReport], min_duration_s: float | None = None,
     groups: dict[tuple[str, str, str], dict[str, list[RunReport]]] = {}
     for rep in runs:
         cfg = rep.config
-        if (precision and cfg.precision != precision) or \
+        if (precision and precision not in (cfg.precision, rep.precision_label)) or \
                 (models and cfg.model.name not in models) or \
                 (scenarios_ and cfg.scenario.name not in scenarios_):
             continue
-        key = (cfg.model.name, precision_folder(cfg.backend.name, cfg.precision),
+        key = (cfg.model.name, precision_folder(cfg.backend.name, rep.precision_label),
                cfg.scenario.name)
         groups.setdefault(key, {"performance": [], "accuracy": []})
         groups[key][cfg.mode.name].append(rep)
@@ -529,7 +530,8 @@ def add_arguments(p) -> None:
     p.add_argument("--system-type", default=None, choices=rules.SYSTEM_TYPES,
                    help="system_type of the system JSON when --system-file gives none "
                         "(default: edge)")
-    p.add_argument("--precision", default=None, help="only runs of this precision")
+    p.add_argument("--precision", default=None,
+                   help="only runs of this precision (asked for, or their label, e.g. uint8)")
     p.add_argument("--models", nargs="+", default=None, help="only runs of these models")
     p.add_argument("--scenarios", nargs="+", default=None,
                    help="only these scenarios (open division: a subset is allowed)")
