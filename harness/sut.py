@@ -54,12 +54,15 @@ class SUT:
         self._lock = threading.Lock()
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._dispatcher: threading.Thread | None = None
+        self._abandoned = False
         self.handle = None
         backend.set_callback(self._on_done)
 
     # --- LoadGen callbacks -------------------------------------------------------------
     def issue_queries(self, query_samples: list) -> None:
         """LoadGen callback: answer (SingleStream) or enqueue (Offline, Server) samples."""
+        if self._abandoned:
+            return
         if self.synchronous:
             for qs in query_samples:
                 try:
@@ -81,6 +84,8 @@ class SUT:
             if batch is None:
                 return
             for sample_id, index in batch:
+                if self._abandoned:
+                    break
                 try:
                     self.backend.start_async(self.qsl.get(index), (sample_id, index))
                 except BaseException as exc:
@@ -120,6 +125,11 @@ class SUT:
             self._dispatcher.start()
         self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
         return self.handle
+
+    def abandon(self) -> None:
+        """Start no more inferences and wait for nothing: the run was interrupted and its
+        process ends once the report says so (LoadGen's thread ends with it)."""
+        self._abandoned = True
 
     def destroy(self) -> None:
         """Stop the dispatcher, wait for in-flight inferences, destroy the handle."""

@@ -1,12 +1,18 @@
-"""The SUT answers every sample even when inference fails, so LoadGen never hangs."""
+"""The SUT answers every sample even when inference fails, so LoadGen never hangs, and a
+run whose inferences fail is marked failed and INVALID."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-from conftest import ROOT
+import numpy as np
+import pytest
+
+from conftest import ROOT, manifest, mllog, run_cli, run_dirs
 
 SCRIPT = textwrap.dedent("""
     import sys
@@ -54,3 +60,98 @@ def test_failed_inferences_are_answered(tmp_path, mobilenet_tflite):
     assert errors > 0 and errors < answered
     summary = (tmp_path / "mlperf_log_summary.txt").read_text()
     assert "Samples per second" in summary
+
+
+# --- end to end: a real model whose inference fails at run time ----------------------------
+
+#: Mean pixel value (0..255) above which the test model's inference fails.
+FAIL_ABOVE = 125.0
+
+
+def failing_classifier(path: Path, fail_above: float = FAIL_ABOVE) -> Path:
+    """Write an OpenVINO IR with MobileNetV2's interface (1x224x224x3 uint8 in, 1x1001 f32
+    out) whose inference fails at run time when the image's mean pixel value is above
+    ``fail_above``: a tensor of shape ``[k]`` (k = 2 for such images, else 1) is reshaped
+    to ``[1]``, which the CPU plugin refuses for k = 2. (The shape to refuse is the
+    Reshape's input shape, part of the plugin's shape-inference cache key, so the same
+    images fail every time, in any order.)"""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([1, 224, 224, 3], np.uint8, name="input")
+    channel_means = ops.reduce_mean(ops.convert(x, np.float32), np.array([1, 2]), False)
+    weights = np.random.default_rng(0).standard_normal((3, 1001)).astype(np.float32)
+    logits = ops.matmul(channel_means, ops.constant(weights), False, False)
+    mean = ops.reduce_mean(channel_means, np.array([0, 1]), False)
+    k = ops.add(ops.convert(ops.greater(mean, ops.constant(np.float32(fail_above))), np.int64),
+                ops.constant(np.int64(1)))
+    zeros = ops.broadcast(ops.constant(np.float32(0.0)), ops.unsqueeze(k, np.int64(0)))
+    zero = ops.reshape(zeros, ops.constant(np.array([1], np.int64)), False)
+    out = ops.add(logits, zero)
+    ov.save_model(ov.Model([out], [x], "fails_on_bright_images"), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def failing_model(tmp_path_factory) -> Path:
+    return failing_classifier(tmp_path_factory.mktemp("failing") / "failing.xml")
+
+
+def _bright(imagenet_sample: Path, count: int) -> set[int]:
+    """QSL indices of the first ``count`` images whose preprocessed mean is above
+    FAIL_ABOVE (the images the test model fails on); image 0 must not be one of them (the
+    harness's test inference before the run uses it)."""
+    from harness import cards
+    from harness.datasets import open_dataset
+
+    ds = open_dataset(cards.load("mobilenet_v2_quant"), str(imagenet_sample), count,
+                      synthetic_count=count)
+    ds.prepare()
+    bright = {i for i in range(count) if ds.load_sample(i).astype(np.float64).mean() > FAIL_ABOVE}
+    assert 0 not in bright and 0 < len(bright) < count
+    return bright
+
+
+def test_a_performance_run_whose_inferences_fail_is_failed_and_invalid(
+        tmp_path, failing_model, imagenet_sample):
+    """Offline (the SUT's asynchronous path): every failed sample is still answered, the
+    run ends, and it is marked failed and INVALID with OpenVINO's own error."""
+    proc = run_cli("run", "--model", "mobilenet_v2_quant", "--weights", str(failing_model),
+                   "--dataset", str(imagenet_sample), "--count", "64", "--duration-ms", "1000",
+                   "--results-dir", str(tmp_path), timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "samples failed inference" in proc.stderr and "Traceback" not in proc.stderr
+    (run_dir,) = run_dirs(tmp_path)
+    m = manifest(run_dir)
+    assert m["status"] == "failed" and "samples failed inference" in m["error"]
+    res = m["result"]
+    assert res["validity"] == "INVALID"
+    assert 0 < res["inference_errors"] < res["samples_answered"]
+    assert "reshape" in res["first_inference_error"].lower()
+    # LoadGen got an answer for every sample it issued (Offline: one query of them all)
+    detail = mllog(run_dir / "mlperf_log_detail.txt")
+    assert res["samples_answered"] == \
+        detail["generated_query_count"] * detail["generated_samples_per_query"]
+
+
+def test_an_accuracy_run_answers_exactly_the_failed_samples_empty(tmp_path, failing_model,
+                                                                   imagenet_sample):
+    """SingleStream accuracy (the SUT's synchronous path), each image once: the images the
+    model fails on, and only those, are answered with empty responses and counted."""
+    count = 32
+    bright = _bright(imagenet_sample, count)
+    proc = run_cli("run", "--model", "mobilenet_v2_quant", "--weights", str(failing_model),
+                   "--scenario", "SingleStream", "--mode", "accuracy",
+                   "--dataset", str(imagenet_sample), "--count", str(count),
+                   "--results-dir", str(tmp_path), timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"{len(bright)} of {count} samples failed inference" in proc.stderr
+    (run_dir,) = run_dirs(tmp_path)
+    m = manifest(run_dir)
+    assert m["status"] == "failed" and m["result"]["validity"] == "INVALID"
+    assert m["result"]["inference_errors"] == len(bright)
+    assert m["result"]["samples_answered"] == count
+    assert m.get("accuracy") is None  # a failed run is not scored
+    entries = json.loads((run_dir / "mlperf_log_accuracy.json").read_text())
+    assert sorted(e["qsl_idx"] for e in entries) == list(range(count))
+    assert {e["qsl_idx"] for e in entries if not e["data"]} == bright
