@@ -102,8 +102,11 @@ def test_int8_ir_is_cached_and_keyed_by_calibration(tmp_path, monkeypatch):
 
 def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, imagenet_sample,
                                                            tmp_path, monkeypatch):
-    """Two calibration images give a poor INT8 model; accuracy control restores layers to
-    floating point until the relative drop on held-out images is within 1%."""
+    """Two calibration images give a poor INT8 model (about 62% against 87% FP32 on the
+    held-out images); accuracy control restores layers to floating point until the relative
+    drop is within 1%, and the saved model has those layers without FakeQuantize."""
+    import openvino as ov
+
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     card = cards.load("mobilenet_v2_quant")
     cfg = QuantizationConfig(calibration_dataset=str(imagenet_sample), calibration_count=2,
@@ -112,9 +115,21 @@ def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, image
     ac = quantization.read_info(xml)["accuracy_control"]
     assert ac["validation_count"] == 150 and ac["drop_type"] == "relative"
     assert ac["fp32_metric"] > 0.8
-    if ac["int8_metric_before_restoring"] < 0.99 * ac["fp32_metric"]:
-        assert ac["reverted_layers"], ac["log"]
+    # the premise: plain INT8 from two images misses the 1% bound by far
+    assert ac["int8_metric_before_restoring"] < 0.95 * ac["fp32_metric"], ac
+    assert ac["reverted_layers"], ac["log"]
     assert ac["final_metric"] >= 0.99 * ac["fp32_metric"], ac["log"]
+    # the reverted layers take floating-point activations in the saved model; others do not
+    ops = {op.get_friendly_name(): op for op in ov.Core().read_model(str(xml)).get_ops()}
+
+    def quantized_input(op) -> bool:
+        return op.input_value(0).get_node().get_type_name() == "FakeQuantize"
+
+    for name in ac["reverted_layers"]:
+        assert not quantized_input(ops[name]), name
+    convs = [op for op in ops.values()
+             if op.get_type_name() in ("Convolution", "GroupConvolution")]
+    assert sum(quantized_input(op) for op in convs) > len(convs) // 2
 
 
 def test_accuracy_control_needs_a_dataset_and_trained_weights():
