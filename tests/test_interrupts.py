@@ -29,6 +29,9 @@ def _start_and_wait_for_loadgen(results, *args) -> tuple[subprocess.Popen, objec
     while time.time() < deadline:
         dirs = run_dirs(results)
         if dirs and (dirs[0] / "mlperf_log_detail.txt").exists():
+            # LoadGen has started; a moment later its queries are issued and the SUT busy
+            # with them (a stop must not wait for them all)
+            time.sleep(3)
             return proc, dirs[0]
         if proc.poll() is not None:
             break
