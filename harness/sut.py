@@ -25,6 +25,9 @@ from .qsl import QSL
 
 #: ``postprocess(outputs, qsl_index) -> np.ndarray``: the response payload of one sample.
 PostProcess = Callable[[list[np.ndarray], int], np.ndarray]
+#: While it has nothing to start, the dispatcher asks the backend this often (s) to answer
+#: failed inferences (:meth:`harness.backends.Backend.poll`).
+POLL_SECONDS = 0.05
 
 
 class SUT:
@@ -80,7 +83,12 @@ class SUT:
     # --- dispatch and completion -------------------------------------------------------
     def _dispatch(self) -> None:
         while True:
-            batch = self._pending.get()
+            try:
+                batch = self._pending.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not self._abandoned:
+                    self.backend.poll()
+                continue
             if batch is None:
                 return
             for sample_id, index in batch:

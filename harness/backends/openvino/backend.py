@@ -3,9 +3,10 @@
 A failed asynchronous inference is answered: ``AsyncInferQueue`` never calls back for a
 request whose inference raised, and re-raises that error from every later ``start_async``
 and ``wait_all``. The backend keeps the samples started and not yet called back; when the
-queue raises, it waits for every request, calls back each sample still outstanding with
-the error, and starts a fresh queue (otherwise LoadGen would wait for the lost samples
-forever).
+queue raises (or :meth:`OpenVINOBackend.poll` finds a failed request: the last samples of a
+run have no later ``start_async``), it waits for every request, calls back each sample
+still outstanding with the error, and starts a fresh queue (otherwise LoadGen would wait
+for the lost samples forever).
 
 Precision: ``fp32`` sets ``INFERENCE_PRECISION_HINT=f32`` explicitly, because on CPUs with
 AVX-512 BF16 or AMX OpenVINO otherwise runs an FP32 model in bf16 (OpenVINO CPU plugin docs,
@@ -181,6 +182,19 @@ class OpenVINOBackend(Backend):
             self.queue.wait_all()
         except RuntimeError as exc:
             self._answer_failed(exc)
+
+    def poll(self) -> None:
+        """Answer the samples of failed requests now. Call it from the thread that starts
+        inferences (a request is never polled while being started)."""
+        with self._lock:
+            if not self._outstanding:
+                return
+        for request in self.queue:
+            try:
+                request.wait_for(0)  # raises the error of a failed inference
+            except RuntimeError as exc:
+                self._answer_failed(exc)
+                return
 
     def parallelism(self) -> int:
         return len(self.queue)
