@@ -30,6 +30,9 @@ from .qsl import QSL
 
 #: ``postprocess(outputs, qsl_index) -> np.ndarray``: the response payload of one sample.
 PostProcess = Callable[[list[np.ndarray], int], np.ndarray]
+#: While it has nothing to start, the dispatcher asks the backend this often (s) to answer
+#: failed inferences (:meth:`harness.backends.Backend.poll`).
+POLL_SECONDS = 0.05
 
 
 class SUT:
@@ -62,12 +65,15 @@ class SUT:
         self._pending: queue.SimpleQueue = queue.SimpleQueue()
         self._dispatcher: threading.Thread | None = None
         self._network = False
+        self._abandoned = False
         self.handle = None
         backend.set_callback(self._on_done)
 
     # --- LoadGen callbacks -------------------------------------------------------------
     def issue_queries(self, query_samples: list) -> None:
         """LoadGen callback: answer (SingleStream) or enqueue (Offline, Server) samples."""
+        if self._abandoned:
+            return
         if self.synchronous:
             for qs in query_samples:
                 try:
@@ -86,7 +92,12 @@ class SUT:
     def _dispatch(self) -> None:
         stop = False
         while not stop:
-            work = self._pending.get()
+            try:
+                work = self._pending.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not self._abandoned:
+                    self.backend.poll()
+                continue
             if work is None:
                 return
             # batching: add what LoadGen has already issued, without waiting, to fill a batch
@@ -100,6 +111,8 @@ class SUT:
                     break
                 work = work + more
             for start in range(0, len(work), self.batch_size):
+                if self._abandoned:
+                    break
                 self._start(work[start:start + self.batch_size])
 
     def _start(self, group: list[tuple[int, int]]) -> None:
@@ -169,6 +182,11 @@ class SUT:
             self._network = False
             self.handle = lg.ConstructSUT(self.issue_queries, self.flush_queries)
         return self.handle
+
+    def abandon(self) -> None:
+        """Start no more inferences and wait for nothing: the run was interrupted and its
+        process ends once the report says so (LoadGen's thread ends with it)."""
+        self._abandoned = True
 
     def destroy(self) -> None:
         """Stop the dispatcher, wait for in-flight inferences, destroy the handle."""

@@ -1,8 +1,11 @@
-"""Shared fixtures: the real data in ../shared and a helper to run the CLI in its own process.
+"""Shared fixtures: the real data in ../shared, a helper to run the CLI in its own process,
+and readers of LoadGen's logs that are independent of the harness's own parser.
 
 Tests that need ../shared skip with a reason when it is absent (a user's fresh clone); in CI
-it is always present. Each LoadGen run happens in a fresh process (LoadGen applies its
-built-in mlperf.conf only once per process).
+it is always present. Any other skip is a failure wherever ../shared is present or ``CI`` is
+set (``.ci/run`` sets it): a skipped test is a blind spot that a green ``make test`` hides
+(:func:`pytest_runtest_makereport`). Each LoadGen run happens in a fresh process (LoadGen
+applies its built-in mlperf.conf only once per process).
 """
 
 from __future__ import annotations
@@ -17,13 +20,55 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+#: The start of the one skip reason allowed where skips are failures.
+MISSING_SHARED = "../shared not found"
 
 
 def _need(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"../shared not found ({path} missing): real data and models live there; "
+        pytest.skip(f"{MISSING_SHARED} ({path} missing): real data and models live there; "
                     f"it is present in CI")
     return path
+
+
+# --- no skips in CI -----------------------------------------------------------------------
+
+def skips_are_failures() -> bool:
+    """True where a skip (other than for an absent ../shared) fails the test: ``CI`` is set
+    (not empty, ``0`` or ``false``) or ../shared is present."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return ci not in ("", "0", "false", "no") or SHARED.is_dir()
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _fail_skip(report) -> None:
+    """Turn a skip report into a failure, unless the skip is for an absent ../shared."""
+    if not report.skipped or hasattr(report, "wasxfail") or not skips_are_failures():
+        return
+    reason = _skip_reason(report)
+    if MISSING_SHARED in reason:
+        return
+    report.outcome = "failed"
+    report.longrepr = (f"skipped where skips are failures (CI is set or ../shared is "
+                       f"present; only an absent ../shared may skip): {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_skip(outcome.get_result())
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +111,51 @@ def run_dirs(results: Path) -> list[Path]:
 def manifest(run_dir: Path) -> dict:
     """A run's run.json."""
     return json.loads((Path(run_dir) / "run.json").read_text())
+
+
+# --- independent readers of LoadGen's logs and the CPU's flags ------------------------------
+
+def mllog(path: Path) -> dict:
+    """``{key: value}`` of a detail log: the JSON after ``:::MLLOG `` on each line (the last
+    entry of a key wins). Written here, not taken from ``harness.loadgen_logs``, so a test
+    compares the harness's reading of LoadGen's logs with a reading of its own."""
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(":::MLLOG "):
+            entry = json.loads(line[len(":::MLLOG "):])
+            out[entry["key"]] = entry["value"]
+    return out
+
+
+def summary(path: Path) -> dict[str, str]:
+    """``{key: value}`` of a summary log's ``key : value`` lines (first occurrence wins),
+    e.g. ``summary(p)["Result is"] == "VALID"``; values are the text after the colon."""
+    out: dict[str, str] = {}
+    for line in Path(path).read_text().splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() and value.strip():
+            out.setdefault(key.strip(), value.strip())
+    return out
+
+
+def summary_failed_checks(path: Path) -> list[str]:
+    """The ``... satisfied : NO`` lines of a summary log, as ``"<check>: NO"``."""
+    out = []
+    for line in Path(path).read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().endswith("satisfied") and value.strip().upper() == "NO":
+            out.append(f"{key.strip()}: NO")
+    return out
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (read here, not by ``harness.system``)."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    raise AssertionError("/proc/cpuinfo has no flags line")
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX-BF16)."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})

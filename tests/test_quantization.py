@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import cards, system
+from harness import cards
 from harness.backends.openvino import quantization
 from harness.backends.openvino.config import QuantizationConfig
 from harness.weights import from_file, random_weights
 
-from conftest import manifest, run_cli, run_dirs
+from conftest import cpu_has_bf16, manifest, run_cli, run_dirs
 from test_gate import dequantized_mobilenet_fp32
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,8 +102,11 @@ def test_int8_ir_is_cached_and_keyed_by_calibration(tmp_path, monkeypatch):
 
 def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, imagenet_sample,
                                                            tmp_path, monkeypatch):
-    """Two calibration images give a poor INT8 model; accuracy control restores layers to
-    floating point until the relative drop on held-out images is within 1%."""
+    """Two calibration images give a poor INT8 model (about 62% against 87% FP32 on the
+    held-out images); accuracy control restores layers to floating point until the relative
+    drop is within 1%, and the saved model has those layers without FakeQuantize."""
+    import openvino as ov
+
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     card = cards.load("mobilenet_v2_quant")
     cfg = QuantizationConfig(calibration_dataset=str(imagenet_sample), calibration_count=2,
@@ -112,9 +115,21 @@ def test_accuracy_control_reverts_layers_to_meet_the_bound(fp32_mobilenet, image
     ac = quantization.read_info(xml)["accuracy_control"]
     assert ac["validation_count"] == 150 and ac["drop_type"] == "relative"
     assert ac["fp32_metric"] > 0.8
-    if ac["int8_metric_before_restoring"] < 0.99 * ac["fp32_metric"]:
-        assert ac["reverted_layers"], ac["log"]
+    # the premise: plain INT8 from two images misses the 1% bound by far
+    assert ac["int8_metric_before_restoring"] < 0.95 * ac["fp32_metric"], ac
+    assert ac["reverted_layers"], ac["log"]
     assert ac["final_metric"] >= 0.99 * ac["fp32_metric"], ac["log"]
+    # the reverted layers take floating-point activations in the saved model; others do not
+    ops = {op.get_friendly_name(): op for op in ov.Core().read_model(str(xml)).get_ops()}
+
+    def quantized_input(op) -> bool:
+        return op.input_value(0).get_node().get_type_name() == "FakeQuantize"
+
+    for name in ac["reverted_layers"]:
+        assert not quantized_input(ops[name]), name
+    convs = [op for op in ops.values()
+             if op.get_type_name() in ("Convolution", "GroupConvolution")]
+    assert sum(quantized_input(op) for op in convs) > len(convs) // 2
 
 
 def test_accuracy_control_needs_a_dataset_and_trained_weights():
@@ -155,10 +170,12 @@ def test_card_quantization_settings_are_checked_and_turned_into_nncf_arguments()
 
 
 def test_bf16_runs_or_is_refused(tmp_path):
+    """bf16 runs where /proc/cpuinfo says the CPU has AVX-512 BF16 or AMX-BF16, and is
+    refused (exit 2, no run) where it has neither."""
     res = tmp_path / "results"
     proc = run_cli("run", "--model", "bnas_a", "--precision", "bf16", "--weights", "random",
                    "--duration-ms", "1000", "--results-dir", str(res))
-    if system.supports_bf16():
+    if cpu_has_bf16():
         assert proc.returncode == 0, proc.stderr[-2000:]
         (run_dir,) = run_dirs(res)
         props = manifest(run_dir)["backend"]["properties"]
@@ -176,7 +193,7 @@ def test_calibration_dataset_gives_synthetic_performance_and_accuracy_runs_one_i
     common = ["--model", "mobilenet_v2_quant", "--precision", "int8",
               "--calibration-dataset", str(imagenet_sample), "--calibration-count", "8",
               "--results-dir", str(tmp_path), "--system", "t", "--scenario", "Offline"]
-    perf = run_cli("run", *common, "--duration-ms", "500", "--target-qps", "400")
+    perf = run_cli("run", *common, "--duration-ms", "500")
     assert perf.returncode == 0, perf.stderr[-2000:]
     acc = run_cli("run", *common, "--mode", "accuracy", "--dataset", str(imagenet_sample),
                   "--count", "8")
@@ -192,3 +209,45 @@ def test_calibration_dataset_gives_synthetic_performance_and_accuracy_runs_one_i
     proc = run_cli("run", "--model", "mobilenet_v2_quant", "--calibration-dataset",
                    str(imagenet_sample), "--results-dir", str(tmp_path / "x"))
     assert proc.returncode == 2 and "apply to PRECISION=int8 only" in proc.stderr
+
+
+def test_bf16_outputs_match_fp32_within_bf16_precision(fp32_mobilenet, imagenet_sample):
+    """The trained FP32 MobileNetV2 on 32 real images, compiled for bf16 and for f32: bf16
+    keeps 8 significant bits (a relative step of 2**-8 = 0.4% per operation), so the outputs
+    (class scores 0..255) differ by well under 2% of the top score on a typical image, by
+    less than a quarter of it on any, and the top-1 class rarely changes; they are not
+    bit-identical (the bf16 hint took effect). Where /proc/cpuinfo shows no bf16 the backend
+    refuses the precision."""
+    import numpy as np
+
+    from harness.backends.openvino.backend import OpenVINOBackend
+    from harness.backends.openvino.config import OpenVINOConfig
+    from harness.datasets import open_dataset
+    from harness.errors import HarnessError
+
+    card = cards.load("mobilenet_v2_quant")
+    weights = from_file(fp32_mobilenet, card)
+    if not cpu_has_bf16():
+        with pytest.raises(HarnessError, match="bf16 needs a CPU with AVX-512 BF16 or AMX"):
+            OpenVINOBackend().load(card, weights, OpenVINOConfig(precision="bf16"))
+        return
+    backends = {}
+    for precision in ("fp32", "bf16"):
+        backends[precision] = OpenVINOBackend()
+        backends[precision].load(card, weights, OpenVINOConfig(precision=precision, threads=1))
+    assert "bfloat16" in backends["bf16"].properties()["INFERENCE_PRECISION_HINT"]
+    assert "float32" in backends["fp32"].properties()["INFERENCE_PRECISION_HINT"]
+    dataset = open_dataset(card, str(imagenet_sample), 32, synthetic_count=32)
+    dataset.prepare()
+    errors, same_class, identical = [], 0, 0
+    for i in range(len(dataset)):
+        sample = dataset.load_sample(i)
+        f32 = backends["fp32"].infer(sample)[0][0].astype(np.float64)
+        b16 = backends["bf16"].infer(sample)[0][0].astype(np.float64)
+        errors.append(np.abs(b16 - f32).max() / np.abs(f32).max())
+        same_class += int(b16.argmax() == f32.argmax())
+        identical += int(np.array_equal(b16, f32))
+    assert np.median(errors) < 0.02, errors
+    assert max(errors) < 0.25, errors
+    assert same_class >= 28, same_class
+    assert identical <= 2, identical

@@ -30,7 +30,8 @@ def _mllog(path: Path) -> dict:
     return out
 
 
-def _summary_ns(path: Path, key: str) -> float:
+def _summary_value(path: Path, key: str) -> float:
+    """The number on a summary log's ``key : value`` line."""
     for line in path.read_text().splitlines():
         if line.split(":")[0].strip() == key:
             return float(line.split(":", 1)[1])
@@ -45,7 +46,11 @@ def results(tmp_path_factory, mobilenet_tflite, imagenet_sample) -> Path:
     proc = run_cli("sweep", *common, "--scenario", "Offline", "SingleStream", "--streams", "1",
                    "--cores", "0")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    proc = run_cli("sweep", *common, "--scenario", "Server", "--target-qps", "10,40")
+    # Server loads from this machine: 10% and 40% of the pinned one-stream Offline rate
+    (offline,) = [d for d in run_dirs(root) if "/Offline/" in str(d)]
+    rate = _summary_value(offline / "mlperf_log_summary.txt", "Samples per second")
+    targets = f"{0.1 * rate:.2f},{0.4 * rate:.2f}"
+    proc = run_cli("sweep", *common, "--scenario", "Server", "--target-qps", targets)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = run_cli("run", "--model", MODEL, "--mode", "accuracy", "--dataset",
                    str(imagenet_sample), "--count", "50", "--results-dir", str(root))
@@ -63,7 +68,7 @@ def _check_row_against_logs(row, run_dir: Path) -> None:
                      ("max_ms", "result_max_latency_ns")):
         assert row[col] == pytest.approx(log[key] / 1e6, rel=1e-12)
     summary = run_dir / "mlperf_log_summary.txt"
-    assert row["p90_ms"] == pytest.approx(_summary_ns(summary, "90.00 percentile latency (ns)")
+    assert row["p90_ms"] == pytest.approx(_summary_value(summary, "90.00 percentile latency (ns)")
                                           / 1e6, rel=1e-12)
     scenario = log["effective_scenario"]
     expected = {"Offline": "result_samples_per_second",
@@ -150,7 +155,7 @@ def test_official_layouts_current_and_v20(results, tmp_path):
     (old / "mlperf_log_detail.txt").unlink()
     row = collect.collect([tmp_path / "old"]).iloc[0]
     assert row["log_status"] == "summary only"
-    assert row["p90_ms"] == pytest.approx(_summary_ns(old / "mlperf_log_summary.txt",
+    assert row["p90_ms"] == pytest.approx(_summary_value(old / "mlperf_log_summary.txt",
                                                       "90.00 percentile latency (ns)") / 1e6)
 
 

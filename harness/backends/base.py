@@ -69,6 +69,11 @@ class Backend(ABC):
     def wait_all(self) -> None:
         """Block until every started inference has called back."""
 
+    def poll(self) -> None:
+        """Call back now for started inferences that failed, where the backend learns of a
+        failure only when asked (the SUT's dispatcher calls this while it has nothing to
+        start). Default: nothing to do."""
+
     @abstractmethod
     def parallelism(self) -> int:
         """Number of inferences the backend runs at once (infer requests)."""

@@ -59,7 +59,7 @@ class ProcessLauncher(Launcher):
             HarnessError: CPUs this machine lacks; the child's bad-input error; a child that
                 died without an outcome (killed, crashed), naming its exit status.
             RunFailed: the run failed after its directory existed.
-            KeyboardInterrupt: Ctrl-C here (the child gets SIGINT and marks its run
+            KeyboardInterrupt: Ctrl-C or SIGTERM here (the child gets SIGTERM and marks its run
                 interrupted first).
         """
         cpus = system.check_cpus(config.launcher.cores) if config.launcher.cores else None
@@ -88,12 +88,14 @@ class ProcessLauncher(Launcher):
 
 def _stop(proc: subprocess.Popen) -> None:
     """Let an interrupted child mark its run interrupted: a terminal's Ctrl-C reached it
-    too; otherwise it gets SIGINT after a few seconds, and SIGKILL if it hangs."""
+    too; otherwise (SIGTERM to this process alone) it gets SIGTERM after a few seconds, and
+    SIGKILL if it hangs. Not SIGINT: a process started in the background (``nohup``, ``&``)
+    ignores SIGINT, and so does its child; the run turns SIGTERM into an interruption."""
     try:
         proc.wait(timeout=5)
         return
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=120)
     except subprocess.TimeoutExpired:

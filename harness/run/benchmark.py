@@ -351,9 +351,19 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
     sut_handle, qsl_handle = sut.construct(network_name), qsl.construct()
     try:
         _start_test(sut_handle, qsl_handle, ts, log_settings, audit)
-    finally:
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: stop at once (a batch system's SIGKILL follows within seconds).
+        # Waiting for the SUT would first run every sample LoadGen issued (Offline: the
+        # whole run); LoadGen's thread is left to end with the process, which exits after
+        # the report is marked interrupted
+        sut.abandon()
+        raise
+    except BaseException:
         sut.destroy()
         qsl.destroy()
+        raise
+    sut.destroy()
+    qsl.destroy()
     result = scenario.read_result(run_dir)
     result.wall_seconds = round(time.perf_counter() - t0, 3)
     result.inference_errors = sut.errors

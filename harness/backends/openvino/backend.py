@@ -1,5 +1,13 @@
 """OpenVINO backend: compiled model plus an ``AsyncInferQueue`` of infer requests.
 
+A failed asynchronous inference is answered: ``AsyncInferQueue`` never calls back for a
+request whose inference raised, and re-raises that error from every later ``start_async``
+and ``wait_all``. The backend keeps the samples started and not yet called back; when the
+queue raises (or :meth:`OpenVINOBackend.poll` finds a failed request: the last samples of a
+run have no later ``start_async``), it waits for every request, calls back each sample
+still outstanding with the error, and starts a fresh queue (otherwise LoadGen would wait
+for the lost samples forever).
+
 Precision: ``fp32`` sets ``INFERENCE_PRECISION_HINT=f32`` explicitly, because on CPUs with
 AVX-512 BF16 or AMX OpenVINO otherwise runs an FP32 model in bf16 (OpenVINO CPU plugin docs,
 "Inference Precision"). The effective properties of the compiled model are reported for the
@@ -8,6 +16,7 @@ run manifest.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +66,9 @@ class OpenVINOBackend(Backend):
         self._callback: Callback | None = None
         self._n_outputs = 0
         self._sync_request: ov.InferRequest | None = None
+        self._outstanding: dict[int, Any] = {}
+        self._next_token = 0
+        self._lock = threading.Lock()
 
     def load(self, card, weights, config: OpenVINOConfig,
              context: LoadContext = LoadContext()) -> None:
@@ -116,17 +128,40 @@ class OpenVINOBackend(Backend):
         self._sync_request = None
         streams = int(self.compiled.get_property(props.num_streams))
         nireq = settings.nireq or max(int(nireq), 2 * streams)
-        self.queue = ov.AsyncInferQueue(self.compiled, int(nireq))
-        self.queue.set_callback(self._on_done)
         self._n_outputs = len(self.compiled.outputs)
+        self._outstanding = {}
+        self.queue = self._new_queue(int(nireq))
 
-    def _on_done(self, request: ov.InferRequest, userdata: Any) -> None:
+    def _new_queue(self, nireq: int) -> ov.AsyncInferQueue:
+        queue = ov.AsyncInferQueue(self.compiled, nireq)
+        queue.set_callback(self._on_done)
+        return queue
+
+    def _on_done(self, request: ov.InferRequest, token: int) -> None:
+        with self._lock:
+            userdata = self._outstanding.pop(token)
         try:
             outputs = [request.get_output_tensor(i).data for i in range(self._n_outputs)]
         except BaseException as exc:  # answer the sample whatever happens
             self._callback(None, userdata, exc)
             return
         self._callback(outputs, userdata, None)
+
+    def _answer_failed(self, error: BaseException) -> None:
+        """After the queue raised an inference's error: wait for every request (a request's
+        ``wait`` returns after its callback), call back each sample that got no callback
+        with ``error``, and replace the queue, which would re-raise the error forever."""
+        for request in self.queue:
+            try:
+                request.wait()
+            except RuntimeError:
+                pass
+        with self._lock:
+            failed = list(self._outstanding.values())
+            self._outstanding.clear()
+        self.queue = self._new_queue(len(self.queue))
+        for userdata in failed:
+            self._callback(None, userdata, error)
 
     def set_callback(self, callback: Callback) -> None:
         self._callback = callback
@@ -151,10 +186,38 @@ class OpenVINOBackend(Backend):
         return int(self.config.batch or 1) if self.config else 1
 
     def start_async(self, sample: np.ndarray, userdata: Any) -> None:
-        self.queue.start_async([sample], userdata, share_inputs=True)
+        with self._lock:
+            token = self._next_token
+            self._next_token += 1
+            self._outstanding[token] = userdata
+        try:
+            self.queue.start_async([sample], token, share_inputs=True)
+        except RuntimeError as exc:  # an earlier inference failed (this one never started)
+            with self._lock:
+                self._outstanding.pop(token)
+            self._answer_failed(exc)
+            with self._lock:
+                self._outstanding[token] = userdata
+            self.queue.start_async([sample], token, share_inputs=True)
 
     def wait_all(self) -> None:
-        self.queue.wait_all()
+        try:
+            self.queue.wait_all()
+        except RuntimeError as exc:
+            self._answer_failed(exc)
+
+    def poll(self) -> None:
+        """Answer the samples of failed requests now. Call it from the thread that starts
+        inferences (a request is never polled while being started)."""
+        with self._lock:
+            if not self._outstanding:
+                return
+        for request in self.queue:
+            try:
+                request.wait_for(0)  # raises the error of a failed inference
+            except RuntimeError as exc:
+                self._answer_failed(exc)
+                return
 
     def parallelism(self) -> int:
         return len(self.queue)
