@@ -43,6 +43,12 @@ def test_offline_only_end_to_end(imagenet_sample, mobilenet_tflite, tmp_path):
         assert (f"NOTE: the tree leaves out {scenario} for mobilenet_v2_quant (not asked for "
                 f"with --scenarios); system type edge requires it, the open division accepts "
                 f"a subset") in log, log[-3000:]
+    # progress: a line as each run starts and its outcome as it ends
+    assert "-- mobilenet_v2_quant Offline performance (test mode) ..." in log, log[-3000:]
+    assert re.search(r"^   VALID, samples/s = [0-9.]+ in \d+ s: \S+/Offline/performance/",
+                     log, re.M), log[-3000:]
+    assert re.search(r"^   accuracy top1 = [0-9.]+% in \d+ s: \S+/Offline/accuracy/", log,
+                     re.M), log[-3000:]
     assert re.search(r"^TEST01 mobilenet_v2_quant Offline: (PASS|FAIL)$", log, re.M), log[-3000:]
     assert re.search(r"^TEST04 mobilenet_v2_quant Offline: (PASS|FAIL)$", log, re.M)
     # the check's only error: 64 images are not the 50,000-image validation set

@@ -186,6 +186,8 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
             if perf is None or not perf.valid or acc is None:
                 continue
             for test in compliance_tests_for(model):
+                print(f"-- {test} {model} {scenario} (audit run and verification) ...",
+                      flush=True)
                 try:
                     rec = compliance.run_test(
                         test, perf.path, launcher, acc.path,
@@ -228,12 +230,32 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
 
 
 def _launch(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
+    """Launch one run, printing a line when it starts and one with its outcome (each run's
+    own output goes to a log quoted only when it fails: a valid-mode run lasts 10 minutes)."""
+    print(f"-- {what} ({cfg.execution.kind} mode) ...", flush=True)
+    start = time.monotonic()
     try:
-        return launcher.launch(cfg)
+        report = launcher.launch(cfg)
     except HarnessError as exc:
         problems.append(f"{what}: {exc}")
         print(f"{what} run failed: {exc}", flush=True)
         return None
+    print(f"   {_outcome(report)} in {time.monotonic() - start:.0f} s: {report.path}",
+          flush=True)
+    return report
+
+
+def _outcome(report) -> str:
+    """One line: ``VALID, 157.2 samples/s`` or ``accuracy top-1 = 71.200%``."""
+    if report.config.mode.name == "accuracy":
+        acc = report.accuracy
+        return (f"accuracy {acc['metric']} = {acc['value']:.3f}%" if acc and
+                acc.get("value") is not None else f"accuracy run {report.status}")
+    r = report.result
+    if r is None:
+        return report.status
+    score = f"{r.score:.2f}" if isinstance(r.score, (int, float)) else r.score
+    return f"{r.validity}, {r.metric} = {score}"
 
 
 # --- CLI ----------------------------------------------------------------------------------
