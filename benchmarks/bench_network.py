@@ -49,17 +49,19 @@ def _run(values: dict, results: Path):
 
 def _serve(model: str, extra: list[str]) -> tuple[subprocess.Popen, int]:
     grpc, http = _free_port(), _free_port()
+    log = tempfile.TemporaryFile(mode="w+")  # the server's errors, quoted if it exits
     proc = subprocess.Popen([sys.executable, "-m", "harness", "serve", model, "--grpc-port",
                              str(grpc), "--http-port", str(http), *extra], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.time() + 300
     while time.time() < deadline:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", grpc)) == 0:
                 return proc, grpc
         if proc.poll() is not None:
-            raise SystemExit(f"harness serve {model} exited with {proc.returncode}")
+            log.seek(0)
+            tail = "".join(log.readlines()[-15:])
+            raise SystemExit(f"harness serve {model} exited with {proc.returncode}:\n{tail}")
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     raise SystemExit(f"harness serve {model} did not listen within 300 s")

@@ -237,3 +237,25 @@ def test_network_division_tree_records_what_the_checker_needs(server, tmp_path,
                    "box", "--results-dir", str(local), "-o", str(tmp_path / "t2"),
                    "--min-duration-s", "1")
     assert proc.returncode == 2 and "takes runs of LoadGen over the network" in proc.stderr
+
+
+def test_served_model_without_tensor_names_gets_positional_names():
+    """An IR converted from PyTorch has unnamed outputs (OpenVINO raises on
+    ``get_any_name``): the served model's metadata names them ``output_0``... instead of
+    failing to start (seen with resnet50 in ``make bench-network``)."""
+    code = """
+import json
+import openvino as ov
+import torch
+from harness.backends.kserve.server import OpenVINOModel
+model = ov.convert_model(torch.nn.ReLU(), example_input=torch.zeros(1, 4), input=[1, 4])
+assert not model.outputs[0].get_names()
+served = OpenVINOModel("m", ov.Core().compile_model(model, "CPU"), 1, "openvino")
+print(json.dumps([served.get_input_types(), served.get_output_types()]))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    inputs, outputs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert inputs == [{"name": "input", "datatype": "FP32", "shape": [1, 4]}]
+    assert outputs == [{"name": "output_0", "datatype": "FP32", "shape": [1, 4]}]

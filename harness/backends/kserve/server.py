@@ -41,6 +41,13 @@ _DATATYPES = {"float32": "FP32", "uint8": "UINT8", "int8": "INT8", "float16": "F
               "int32": "INT32", "int64": "INT64", "bfloat16": "BF16"}
 
 
+def _name(port, fallback: str) -> str:
+    """A port's tensor name, or ``fallback`` (``output_0``...) for an unnamed one (IR
+    converted from PyTorch has unnamed outputs; OpenVINO raises on ``get_any_name``)."""
+    names = port.get_names()
+    return port.get_any_name() if names else fallback
+
+
 def _v2_type(element_type) -> str:
     return _DATATYPES.get(str(element_type.to_dtype()), "FP32")
 
@@ -62,16 +69,17 @@ class OpenVINOModel(kserve.Model):
         self._requests: queue.Queue = queue.Queue()
         for _ in range(max(1, int(nireq))):
             self._requests.put(compiled.create_infer_request())
-        self._outputs = [(o.get_any_name(), o) for o in compiled.outputs]
+        self._outputs = [(_name(o, f"output_{k}"), o) for k, o in enumerate(compiled.outputs)]
         self.ready = True
 
     def get_input_types(self) -> list[dict[str, Any]]:
-        return [{"name": i.get_any_name(), "datatype": _v2_type(i.get_element_type()),
-                 "shape": [int(d) for d in i.get_shape()]} for i in self.compiled.inputs]
+        return [{"name": _name(i, f"input_{k}"), "datatype": _v2_type(i.get_element_type()),
+                 "shape": [int(d) for d in i.get_shape()]}
+                for k, i in enumerate(self.compiled.inputs)]
 
     def get_output_types(self) -> list[dict[str, Any]]:
-        return [{"name": o.get_any_name(), "datatype": _v2_type(o.get_element_type()),
-                 "shape": [int(d) for d in o.get_shape()]} for o in self.compiled.outputs]
+        return [{"name": name, "datatype": _v2_type(o.get_element_type()),
+                 "shape": [int(d) for d in o.get_shape()]} for name, o in self._outputs]
 
     def _infer(self, sample: np.ndarray) -> list[np.ndarray]:
         request = self._requests.get()
