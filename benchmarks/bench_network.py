@@ -5,7 +5,8 @@ same runs through ``harness serve`` on loopback with the kserve client backend o
 Prints, per model:
 
 - Offline samples/s over the network / in-process (1.0: the network path costs nothing);
-- SingleStream p50 latency added by the network path (ms): network p50 - in-process p50.
+- SingleStream p50 latency added by the network path (ms): network p50 - in-process p50
+  (the server compiled with the LATENCY hint for it, THROUGHPUT for Offline, as in-process).
 
 Models: resnet50 FP32 (random weights: speed does not depend on them) and the trained
 mobilenet_v2_quant (uint8 TFLite). Client and server share this machine's cores, so the
@@ -82,16 +83,21 @@ def main(argv=None) -> int:
         print(f"=== {model}: in-process", flush=True)
         local = {s: _run({**base, "--scenario": s}, results) for s in ("Offline",
                                                                       "SingleStream")}
-        server, port = _serve(model, extra)
-        try:
-            print(f"=== {model}: through harness serve (gRPC 127.0.0.1:{port})", flush=True)
-            remote_base = {"--model": model, "--duration-ms": args.duration_ms,
-                           "--backend": "kserve", "--endpoint": f"127.0.0.1:{port}"}
-            net = {s: _run({**remote_base, "--scenario": s}, results)
-                   for s in ("Offline", "SingleStream")}
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=60)
+        net = {}
+        # the server compiled as the in-process run is: THROUGHPUT for Offline, LATENCY for
+        # SingleStream (one server per hint, as a throughput and a latency service would be)
+        for scenario, hint in (("Offline", "THROUGHPUT"), ("SingleStream", "LATENCY")):
+            server, port = _serve(model, [*extra, "--hint", hint])
+            try:
+                print(f"=== {model} {scenario}: through harness serve --hint {hint} (gRPC "
+                      f"127.0.0.1:{port})", flush=True)
+                net[scenario] = _run({"--model": model, "--duration-ms": args.duration_ms,
+                                      "--backend": "kserve",
+                                      "--endpoint": f"127.0.0.1:{port}",
+                                      "--scenario": scenario}, results)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=60)
         rows.append((model, local, net))
     print(f"\nLoadGen over the network (KServe v2, gRPC, loopback) vs in-process, "
           f"{args.duration_ms} ms runs")
