@@ -52,12 +52,11 @@ def _cmd_run(args) -> int:
     base = run_config.RunConfig.from_file(args.config) if args.config else None
     cfg = run_config.from_arguments(args, base)
     report = measure(cfg, launchers.from_config(cfg.launcher), sys.argv)
-    label = (f"{cfg.model.name} {report.precision_label} {cfg.scenario.name} "
-             f"{cfg.mode.name}")
+    label = report.label()
     print(f"{label}: {scenarios.get(cfg.scenario.name).describe(report.result)}"
           if not cfg.accuracy else f"{label}: complete")
     print(f"results: {report.run_dir}")
-    if report.precision.get("label", cfg.precision) != cfg.precision:
+    if report.precision_label != cfg.precision:
         print(f"NOTE: precision label {report.precision_label}: {report.precision['note']}")
     if report.attempts:
         print(f"NOTE: the result above is LoadGen's attempt {len(report.attempts) + 1}: "

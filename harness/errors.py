@@ -1,5 +1,7 @@
 """The error types the harness raises for bad input or an impossible request."""
 
+import textwrap
+
 
 class HarnessError(Exception):
     """A problem the user can fix: the message names the problem and the fix.
@@ -26,6 +28,4 @@ def shorten(text: str, width: int = 300) -> str:
     """``text`` on one line, cut at a word boundary to at most ``width`` characters with
     `` [...]`` marking the cut (``textwrap.shorten``), for quoting a library's long message
     in an error line."""
-    import textwrap
-
     return textwrap.shorten(str(text), width=width, placeholder=" [...]")

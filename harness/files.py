@@ -15,7 +15,7 @@ import shutil
 import socket
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 from .errors import HarnessError
 from .system import process_exists
@@ -81,29 +81,41 @@ def room_problem(folder: Path | str) -> str | None:
     return None
 
 
-def write_text_atomic(path: Path | str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename, mode 0644.
-
-    On failure (disk full, read-only folder) the temporary file is removed and the old file,
-    if any, is left as it was.
+def replace_atomically(path: Path | str, write: Callable[[IO], None],
+                       binary: bool = False) -> None:
+    """Write a file through a temporary file beside it (:func:`temp_prefix`) and a rename,
+    mode 0644: ``write(f)`` fills the open temporary file. On failure the temporary file is
+    removed and the old file, if any, is left as it was.
 
     Raises:
-        HarnessError: the file cannot be written (the message names it and the OS reason).
+        OSError: the file cannot be written (disk full, read-only folder, ...).
     """
     path = Path(path)
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path.name))
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except OSError as exc:
+    except OSError:
         if tmp is not None:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+        raise
+
+
+def write_text_atomic(path: Path | str, text: str) -> None:
+    """Write ``text`` to ``path`` with :func:`replace_atomically`.
+
+    Raises:
+        HarnessError: the file cannot be written (the message names it and the OS reason).
+    """
+    try:
+        replace_atomically(path, lambda f: f.write(text))
+    except OSError as exc:
         raise HarnessError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 

@@ -114,9 +114,13 @@ class KeyResult:
         return ns / 1e6 if ns else None
 
 
-def key_result(run_dir: Path) -> KeyResult:
+def key_result(run_dir: Path, per_query: bool = False) -> KeyResult:
     """The key result of a run, from its LoadGen logs (``metric``/``score`` left for the
     scenario to fill).
+
+    ``per_query`` (MultiStream): mean, min and p50/p90/p99 latencies per query of N samples
+    (LoadGen's ``result_*_per_query_latency_ns``, the summary's percentile line), not per
+    sample.
 
     A missing log gives an empty result (validity None), never an exception: the caller
     decides that a run without LoadGen's result failed.
@@ -127,6 +131,13 @@ def key_result(run_dir: Path) -> KeyResult:
         {"_errors": [], "_warnings": [], "_truncated": True}
     summary = read_summary(summary_path) if summary_path.is_file() else {"invalid_reasons": []}
     numbers = _from_detail(detail)  # the same detail-key mapping the reports use
+    if per_query:
+        per_query_ns = {"mean_ms": "result_mean_query_latency_ns",
+                        "min_ms": "result_min_query_latency_ns",
+                        **{percentile_column(p): f"result_{p}_percentile_per_query_latency_ns"
+                           for p in ("50.00", "90.00", "99.00")}}
+        numbers.update({name: _ms(detail[key]) for name, key in per_query_ns.items()
+                        if detail.get(key) is not None})
     es = detail.get("early_stopping_latency_ss", detail.get("early_stopping_latency_ms"))
     scheduled = numbers["scheduled_qps"]
     if summary.get("Scheduled samples per second"):

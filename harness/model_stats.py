@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .cards import ModelCard
+from .files import write_text_atomic
 from .paths import cache_dir
 
 
@@ -64,10 +63,7 @@ def count(card: ModelCard) -> dict[str, Any]:
            "counter": f"ptflops {metadata.version('ptflops')} (aten backend: convolution "
                       f"and matmul MACs, batch 1)"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(out, f)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(out))
     return out
 
 

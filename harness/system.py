@@ -47,13 +47,7 @@ def facts() -> dict[str, Any]:
 
 def library_versions() -> dict[str, str | None]:
     """Installed versions of the libraries that decide the results."""
-    out = {}
-    for name in LIBRARIES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    return {name: package_version(name) for name in LIBRARIES}
 
 
 def package_version(name: str) -> str | None:
@@ -87,8 +81,8 @@ def process_exists(pid: int) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's process
+        pass
     return True
 
 

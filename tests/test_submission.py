@@ -287,24 +287,23 @@ def _sub(path, pattern, repl):
     path.write_text(new)
 
 
+def _system_edit(edit):
+    """A break that edits the system description JSON with ``edit(dict)``."""
+    return lambda s, d: _json_edit(s / "systems" / "box.json", edit)
+
+
 BREAKS = {
-    "system key missing": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                                    lambda j: j.pop("host_memory_capacity")),
+    "system key missing": (_system_edit(lambda j: j.pop("host_memory_capacity")),
                            "field host_memory_capacity is missing"),
-    "system key empty": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                                  lambda j: j.update(cooling="")),
+    "system key empty": (_system_edit(lambda j: j.update(cooling="")),
                          "field cooling requires a meaningful response"),
-    "bad status": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                           lambda j: j.update(status="soon")),
+    "bad status": (_system_edit(lambda j: j.update(status="soon")),
                    "invalid status"),
-    "bad system type": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                                lambda j: j.update(system_type="laptop")),
+    "bad system type": (_system_edit(lambda j: j.update(system_type="laptop")),
                         "invalid system type (laptop)"),
-    "nodes not a number": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                                   lambda j: j.update(number_of_nodes="one")),
+    "nodes not a number": (_system_edit(lambda j: j.update(number_of_nodes="one")),
                            "field number_of_nodes must be a whole number"),
-    "wrong submitter": (lambda s, d: _json_edit(s / "systems" / "box.json",
-                                                lambda j: j.update(submitter="Other")),
+    "wrong submitter": (_system_edit(lambda j: j.update(submitter="Other")),
                         "has submitter Other, directory has ORG"),
     "no src": (lambda s, d: shutil.rmtree(s / "src"), "src directory does not exist"),
     "no mapping": (lambda s, d: (s / "model_mapping.json").write_text("{}"),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import HarnessError
-from ..files import remove_stale_temps, room_problem, temp_prefix
+from ..files import remove_stale_temps, replace_atomically, room_problem
 from .preprocessing import preprocess
 
 #: What a dataset's content key covers (recorded in run.json beside the key).
@@ -62,18 +60,10 @@ def fill_cache(cache: Path, files: list[Path], spec: dict[str, Any], desc: str) 
     todo = [i for i in range(len(files)) if not (cache / f"{i:06d}.npy").is_file()]
     for i in tqdm(todo, desc=desc, unit="img", disable=not todo):
         sample = preprocess(files[i], spec)
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=cache, prefix=temp_prefix(f"{i:06d}.npy"))
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, sample)
-            os.replace(tmp, cache / f"{i:06d}.npy")
+            replace_atomically(cache / f"{i:06d}.npy", lambda f: np.save(f, sample),
+                               binary=True)
         except OSError as exc:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
             why = room_problem(cache) or exc.strerror or str(exc)
             raise HarnessError(f"cannot write the preprocessed samples into {cache}: {why}. "
                                f"Free space there, or point HARNESS_CACHE_DIR to a larger "

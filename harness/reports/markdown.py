@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
+from ..files import write_text_atomic
 from . import collect, plots
 
 #: Columns of the runs table shown in the Markdown report (the CSV holds all columns).
 SHOWN = ["source", "system", "model", "backend", "precision", "scenario", "mode", "config",
          "validity", "throughput", "p90_ms", "p99_ms", "accuracy", "log_status"]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -109,5 +101,5 @@ def write_report(roots, out_dir: Path, baseline: str = "resnet50:fp32:openvino",
               "## All runs", "", "Every column of every run is in `runs.csv`.", "",
               _md_table(df[SHOWN])]
     report = out_dir / "report.md"
-    _write_atomic(report, "\n".join(lines))
+    write_text_atomic(report, "\n".join(lines))
     return report

@@ -349,6 +349,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
           f"...", flush=True)
     t0 = time.perf_counter()
     sut_handle, qsl_handle = sut.construct(network_name), qsl.construct()
+    interrupted = False
     try:
         _start_test(sut_handle, qsl_handle, ts, log_settings, audit)
     except KeyboardInterrupt:
@@ -356,14 +357,13 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
         # Waiting for the SUT would first run every sample LoadGen issued (Offline: the
         # whole run); LoadGen's thread is left to end with the process, which exits after
         # the report is marked interrupted
+        interrupted = True
         sut.abandon()
         raise
-    except BaseException:
-        sut.destroy()
-        qsl.destroy()
-        raise
-    sut.destroy()
-    qsl.destroy()
+    finally:
+        if not interrupted:
+            sut.destroy()
+            qsl.destroy()
     result = scenario.read_result(run_dir)
     result.wall_seconds = round(time.perf_counter() - t0, 3)
     result.inference_errors = sut.errors

@@ -143,6 +143,12 @@ class RunReport:
         label existed."""
         return self.precision.get("label") or self.config.precision
 
+    def label(self) -> str:
+        """One line naming the run with its precision label, e.g. ``mobilenet_v2_quant uint8
+        Offline performance`` (:meth:`RunConfig.label` names ``--precision``)."""
+        cfg = self.config
+        return f"{cfg.model.name} {self.precision_label} {cfg.scenario.name} {cfg.mode.name}"
+
     @property
     def complete(self) -> bool:
         return self.status == STATUS_COMPLETE

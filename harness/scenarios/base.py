@@ -84,6 +84,8 @@ class Scenario:
     early_stopping = True
     #: Compliance: the score is a latency (lower is better) rather than a rate.
     score_is_latency = False
+    #: key results carry latencies per query (MultiStream's 8-sample queries), not per sample
+    per_query_latency = False
     #: The summary line holding the score (upstream ``TEST04/verify_performance.py``).
     summary_score_line = ""
     #: The detail-log key holding the score (upstream ``TEST01/verify_performance.py``).
@@ -146,7 +148,7 @@ class Scenario:
     # --- after LoadGen ---------------------------------------------------------------------
     def read_result(self, run_dir: Path) -> KeyResult:
         """The key result from LoadGen's logs, with the scenario's metric and score."""
-        result = loadgen_logs.key_result(Path(run_dir))
+        result = loadgen_logs.key_result(Path(run_dir), per_query=self.per_query_latency)
         result.metric = self.metric
         result.score = self.score_of(result)
         return result

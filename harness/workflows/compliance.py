@@ -322,8 +322,7 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
                           duration_ms=duration_ms if execution == "test" else None,
                           results_dir=str(out / "runs"),
                           audit_config=str(out / "audit.config")))
-    print(f"{test}: {cfg.model.name} {ref.precision_label} {cfg.scenario.name} performance "
-          f"audit run in {out}", flush=True)
+    print(f"{test}: {ref.label()} audit run in {out}", flush=True)
     try:
         audit_run = launcher.launch(audit_cfg)
     except HarnessError as exc:

@@ -195,10 +195,8 @@ class OpenVINOBackend(Backend):
         except RuntimeError as exc:  # an earlier inference failed (this one never started)
             with self._lock:
                 self._outstanding.pop(token)
-            self._answer_failed(exc)
-            with self._lock:
-                self._outstanding[token] = userdata
-            self.queue.start_async([sample], token, share_inputs=True)
+            self._answer_failed(exc)  # the queue is fresh: start this sample on it
+            self.start_async(sample, userdata)
 
     def wait_all(self) -> None:
         try:
