@@ -24,6 +24,17 @@ class NoValidServerTarget(HarnessError):
     exit_status = 3
 
 
+class BatchNotSupported(HarnessError):
+    """``--batch N`` asked of a model that fixes its batch size inside (e.g. the MobileNetV2
+    TFLite's final Reshape to [1, 1001]), so OpenVINO cannot reshape it.
+
+    Exit status 4, which the launchers carry back, so ``harness optimize`` can drop the
+    batch sizes above 1 of that model from its search instead of failing trial after trial.
+    """
+
+    exit_status = 4
+
+
 def shorten(text: str, width: int = 300) -> str:
     """``text`` on one line, cut at a word boundary to at most ``width`` characters with
     `` [...]`` marking the cut (``textwrap.shorten``), for quoting a library's long message

@@ -67,7 +67,7 @@ def search(tmp_path_factory, imagenet_sample, mobilenet_tflite):
     (fake / "run.json").write_text(json.dumps(m))
     args = ["optimize", "--models", MODEL, "--trials", "3", "--duration-ms", "800",
             "--dataset", str(imagenet_sample), "--count", "48", "--calibration-count", "8",
-            "--precisions", "fp32", "int8", "--streams", "1", "2", "--threads", "2",
+            "--precisions", "fp32", "int8", "--streams", "auto", "2", "--threads", "auto", "2",
             "--nireq-per-stream", "1", "2", "--hints", "THROUGHPUT", "--batches", "1",
             "--baseline-rounds", "1", "--study", "tiny", *common]
     proc = run_cli(*args, timeout=1800)
@@ -96,6 +96,23 @@ def test_search_writes_its_files_and_prints_the_ratio(search):
         assert t["score"] == pytest.approx(sps, rel=1e-6)
     report = (out / "report.md").read_text()
     assert "| default |" in report and "| best |" in report
+    # the search starts from the baseline it has to beat: its first trial runs exactly the
+    # default THROUGHPUT hint's backend (streams, threads and requests left to OpenVINO)
+    default = json.loads((out / "search.json").read_text())["side_by_side"]["configs"]["default"]
+    assert trials[0]["params"]["streams"] == "auto"
+    assert trials[0]["config"]["backend"] == default["backend"]  # fp32: the best, see below
+    assert default["backend"]["streams"] is None and default["backend"]["nireq"] is None
+    # auto streams with another requests-per-stream value would repeat a run: skipped
+    for t in trials:
+        if t["params"]["streams"] == "auto" and t["params"]["nireq_per_stream"] != 2:
+            assert t["state"] == "SKIPPED", t
+
+
+def test_space_values_are_checked():
+    assert optimize._ints("--streams", ["auto", "3"], auto=True) == ["auto", 3]
+    for bad in (["0"], ["x"], ["auto"]):
+        with pytest.raises(optimize.HarnessError, match="--threads: .* not a positive"):
+            optimize._ints("--threads", bad, auto=False)
 
 
 def test_gate_failing_int8_is_never_best(search):
@@ -130,3 +147,23 @@ def test_an_interrupted_study_resumes(search):
     newest = max(p for p in (search["results"] / "box" / "optimize").iterdir() if p.is_dir())
     trials = json.loads((newest / "trials.json").read_text())
     assert len([t for t in trials if t["state"] != "SKIPPED"]) == 4
+
+
+def test_a_model_that_cannot_batch_costs_one_failed_trial(tmp_path, mobilenet_tflite):
+    """The MobileNetV2 TFLite fixes its batch inside: the first batch > 1 trial fails with the
+    backend's own message, and the other batch > 1 points are skipped, not run."""
+    proc = run_cli("optimize", "--models", MODEL, "--trials", "3", "--duration-ms", "500",
+                   "--precisions", "fp32", "--streams", "auto", "--threads", "auto",
+                   "--nireq-per-stream", "2", "--hints", "THROUGHPUT", "--batches", "1", "2",
+                   "4", "--sampler", "grid", "--baseline-rounds", "0",
+                   "--results-dir", str(tmp_path), "--system", "box", timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (out,) = [p for p in (tmp_path / "box" / "optimize").iterdir() if p.is_dir()]
+    trials = {t["params"]["batch"]: t for t in json.loads((out / "trials.json").read_text())}
+    assert trials[1]["state"] == "COMPLETE"
+    states = sorted((trials[2]["state"], trials[4]["state"]))
+    assert states == ["FAIL", "SKIPPED"], trials
+    failed = trials[2] if trials[2]["state"] == "FAIL" else trials[4]
+    skipped = trials[4] if failed is trials[2] else trials[2]
+    assert "fixes its batch size inside" in failed["error"]
+    assert skipped["skipped"].startswith("the model fixes its batch size inside")

@@ -7,8 +7,8 @@ through a launcher:
   (several cards of one family, e.g. resnet50 and the BootstrapNAS subnetworks: same LoadGen
   benchmark and reference model), precision (``fp32``; ``bf16`` where the CPU has it;
   ``int8``; ``int8-ac``: INT8 with NNCF accuracy control, trained weights only), OpenVINO
-  streams, threads, infer requests per stream, performance hint and batch size (not for
-  SingleStream).
+  streams and threads (each also ``auto``: the hint's choice), infer requests per stream,
+  performance hint and batch size (not for SingleStream).
 - **Objective**: Offline samples/s (maximise), SingleStream p90 latency (the early-stopping
   estimate, ms; minimise), or the Server target QPS that is VALID at the latency bound
   (maximise; each trial is a short find-peak search, so trials are fewer and longer).
@@ -17,11 +17,13 @@ through a launcher:
   (model, precision), and reused. A trial whose model and precision fail the gate is
   infeasible: it is never reported as best. With random weights there is no accuracy: the
   search runs on speed alone and every output says so.
-- **Optuna**: the first trials are one point per model and precision (enqueued), so every
-  precision is measured; with accuracy, a multi-objective study (accuracy, speed) whose Pareto
-  front is drawn; with speed alone, a single-objective study with a median pruner on a short first
-  measurement (Optuna does not prune multi-objective studies). Samplers: ``tpe`` (default),
-  ``random``, or ``grid`` (the exhaustive grid over the same space, for comparison). The
+- **Optuna**: the first trials are OpenVINO's default THROUGHPUT hint at batch 1, once per
+  model and precision (enqueued), so every precision is measured and the search starts
+  from the default it has to beat; with accuracy, a multi-objective study (accuracy, speed)
+  whose Pareto front is drawn; with speed alone, a single-objective study with a median
+  pruner on a short first measurement (Optuna does not prune multi-objective studies).
+  Samplers: ``tpe`` (default), ``random``, or ``grid`` (the exhaustive grid over the same
+  space, for comparison). The
   study is kept in the results root (``<results>/<system>/optimize/<study>.journal``, an
   Optuna journal file), so an interrupted search resumes where it stopped when run again.
 - **Baselines**, measured side by side with the best configuration at the end (alternating
@@ -52,7 +54,7 @@ from .. import cards, system
 from .. import weights as weights_mod
 from ..backends.openvino.config import OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
-from ..errors import HarnessError, NoValidServerTarget
+from ..errors import BatchNotSupported, HarnessError, NoValidServerTarget
 from ..files import write_json_atomic, write_text_atomic
 from ..launchers import Launcher, ProcessLauncher, RayLauncher, for_many
 from ..run import config as run_config
@@ -62,6 +64,10 @@ from . import find_peak, reference
 HELP = "search the fastest deployment that keeps 99%% of FP32 accuracy (Optuna)"
 
 PRECISIONS = ("fp32", "bf16", "int8", "int8-ac")
+#: The value of the streams or threads dimension that leaves the choice to OpenVINO: the
+#: performance hint picks the streams (THROUGHPUT: by cores and model; LATENCY: 1), and the
+#: threads are all the cores, shared among the streams.
+AUTO = "auto"
 #: Scenario -> (what is measured, Optuna direction).
 OBJECTIVES = {"Offline": ("samples/s", "maximize"),
               "SingleStream": ("p90 latency ms", "minimize"),
@@ -70,12 +76,16 @@ OBJECTIVES = {"Offline": ("samples/s", "maximize"),
 
 @dataclass
 class Space:
-    """The values each dimension may take (every one categorical)."""
+    """The values each dimension may take (every one categorical).
+
+    ``streams`` and ``threads`` hold integers and may hold :data:`AUTO` (OpenVINO decides).
+    ``threads`` is the total (``INFERENCE_NUM_THREADS``), shared among the streams.
+    """
 
     model: list[str]
     precision: list[str]
-    streams: list[int]
-    threads: list[int]
+    streams: list[int | str]
+    threads: list[int | str]
     nireq_per_stream: list[int]
     hint: list[str]
     batch: list[int]
@@ -176,29 +186,36 @@ def family_check(models: list[str]) -> None:
 
 def default_space(models: list[str], scenario: str, trained: bool, dataset: str | None,
                   cores: int) -> Space:
-    """The full space for this machine: streams and threads up to its cores."""
+    """The full space for this machine: streams and threads ``auto`` or 1..cores (measured on
+    16 cores, resnet50 bf16: the THROUGHPUT hint's own split gave 723 samples/s where the
+    best of 15 trials with explicit threads only gave 557, so the hint's choices are points
+    of the space, and explicit streams with all the cores, ``threads = auto``, too)."""
     precisions = ["fp32", "int8"]
     if system.supports_bf16():
         precisions.insert(1, "bf16")
     if trained and dataset:
         precisions.append("int8-ac")
     return Space(model=list(models), precision=precisions,
-                 streams=list(range(1, cores + 1)), threads=list(range(1, cores + 1)),
+                 streams=[AUTO, *range(1, cores + 1)], threads=[AUTO, *range(1, cores + 1)],
                  nireq_per_stream=[1, 2, 4], hint=["THROUGHPUT", "LATENCY"],
                  batch=[1] if scenario == "SingleStream" else [1, 2, 4, 8])
 
 
 def trial_config(search: Search, params: dict[str, Any], scenario: str | None = None
                  ) -> RunConfig:
-    """The run config of one point of the space."""
+    """The run config of one point of the space. ``auto`` streams or threads are left unset
+    (the hint decides); with ``auto`` streams the infer requests are the harness's default
+    (twice the streams the hint picks, at least OpenVINO's optimal number)."""
     base = search.base
     precision = params["precision"]
+    streams, threads = (None if params[k] == AUTO else params[k]
+                        for k in ("streams", "threads"))
     quant = base.backend.quantization if isinstance(base.backend, OpenVINOConfig) else None
     backend = OpenVINOConfig(
         device=getattr(base.backend, "device", "CPU"),
         precision="int8" if precision.startswith("int8") else precision,
-        hint=params["hint"], streams=params["streams"], threads=params["threads"],
-        nireq=params["streams"] * params["nireq_per_stream"],
+        hint=params["hint"], streams=streams, threads=threads,
+        nireq=streams * params["nireq_per_stream"] if streams else None,
         batch=params["batch"] if params["batch"] > 1 else None)
     if backend.precision == "int8":
         q = replace(quant, calibration_dataset=quant.calibration_dataset
@@ -214,14 +231,41 @@ def trial_config(search: Search, params: dict[str, Any], scenario: str | None = 
                                      results_dir=str(search.out / "runs")))
 
 
+def default_params(space: Space, model: str, precision: str) -> dict[str, Any]:
+    """The point of ``space`` that is OpenVINO's default THROUGHPUT hint at batch 1 (streams,
+    threads and requests left to the hint and the harness's defaults); where ``space`` was
+    narrowed to exclude a value, the nearest it has (its first)."""
+    def pick(values: list, wanted: Any) -> Any:
+        return wanted if wanted in values else values[0]
+    return {"model": model, "precision": precision, "streams": pick(space.streams, AUTO),
+            "threads": pick(space.threads, AUTO),
+            "nireq_per_stream": pick(space.nireq_per_stream, 2),
+            "hint": pick(space.hint, "THROUGHPUT"), "batch": pick(space.batch, 1)}
+
+
 def default_config(search: Search, model: str, precision: str) -> RunConfig:
-    """OpenVINO's default THROUGHPUT hint at batch 1: the model and precision of ``params``,
-    everything else the harness's defaults."""
+    """OpenVINO's default THROUGHPUT hint at batch 1: ``model`` at ``precision``, everything
+    else the harness's defaults (the baseline the best is measured against)."""
     cfg = trial_config(search, {"model": model, "precision": precision, "hint": "THROUGHPUT",
-                                "streams": 1, "threads": 1, "nireq_per_stream": 1,
+                                "streams": AUTO, "threads": AUTO, "nireq_per_stream": 2,
                                 "batch": 1})
-    return replace(cfg, backend=replace(cfg.backend, streams=None, threads=None, nireq=None,
-                                        batch=None))
+    return replace(cfg, backend=replace(cfg.backend, batch=None))
+
+
+def invalid_point(space: Space, params: dict[str, Any]) -> str | None:
+    """Why ``params`` is not run (skipped at once, not counted), or None.
+
+    - more explicit streams than explicit threads (a stream needs a thread);
+    - ``auto`` streams with a requests-per-stream value other than the one that stands for
+      the harness's default: those points would repeat the same run.
+    """
+    streams, threads = params["streams"], params["threads"]
+    if AUTO not in (streams, threads) and streams > threads:
+        return "more streams than threads"
+    if streams == AUTO and params["nireq_per_stream"] != default_params(
+            space, "", "")["nireq_per_stream"]:
+        return "auto streams: infer requests are the harness's default (same run)"
+    return None
 
 
 # --- accuracy, once per (model, precision) ----------------------------------------------
@@ -326,8 +370,11 @@ def objective(search: Search, study):
     def run_trial(trial) -> Any:
         params = {name: trial.suggest_categorical(name, values)
                   for name, values in search.space.as_dict().items()}
-        if params["streams"] > params["threads"]:
-            trial.set_user_attr("skipped", "more streams than threads")
+        why = invalid_point(search.space, params)
+        if params["batch"] > 1 and params["model"] in study.user_attrs.get("unbatchable", []):
+            why = "the model fixes its batch size inside (an earlier trial's batch failed)"
+        if why:
+            trial.set_user_attr("skipped", why)
             trial.set_user_attr("gate_violation", 0.0)
             trial.set_constraint("accuracy_gate", 0.0)
             raise optuna.TrialPruned()
@@ -341,6 +388,10 @@ def objective(search: Search, study):
             score, facts = measure(search, cfg, trial)
         except HarnessError as exc:
             trial.set_user_attr("error", str(exc))
+            if exc.exit_status == BatchNotSupported.exit_status:
+                # one failed trial is enough: the model's later batch > 1 points are skipped
+                study.set_user_attr("unbatchable", sorted(
+                    {*study.user_attrs.get("unbatchable", []), params["model"]}))
             raise
         trial.set_user_attr("facts", facts)
         return (acc["value"] or 0.0, score) if search.with_accuracy else score
@@ -377,17 +428,12 @@ def create_study(search: Search, root: Path):
         raise HarnessError(f"study {name} in {root} was made over another space; give "
                            f"--study NEW_NAME or the same space")
     if not study.trials and opts.sampler != "grid":
-        # start from one point per precision (and model), so each precision is measured and
-        # its accuracy gate known, whatever the sampler draws next
-        sp = search.space
-        for model in sp.model:
-            for precision in sp.precision:
-                study.enqueue_trial({
-                    "model": model, "precision": precision, "streams": sp.streams[0],
-                    "threads": sp.threads[-1],
-                    "nireq_per_stream": 2 if 2 in sp.nireq_per_stream else
-                    sp.nireq_per_stream[0], "hint": sp.hint[0],
-                    "batch": 1 if 1 in sp.batch else sp.batch[0]})
+        # start from OpenVINO's default hint, once per precision (and model): each precision
+        # is measured and its accuracy gate known whatever the sampler draws next, and the
+        # search starts from the point it has to beat
+        for model in search.space.model:
+            for precision in search.space.precision:
+                study.enqueue_trial(default_params(search.space, model, precision))
     study.set_user_attr("space", search.space.as_dict())
     return study
 
@@ -629,7 +675,7 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
             st.stop()
 
     if done < search.options.trials:
-        # invalid points (more streams than threads) are skipped at once and not counted;
+        # invalid points (invalid_point) are skipped at once and not counted;
         # the cap only guards against a space made of them
         study.optimize(objective(search, study),
                        n_trials=20 * search.options.trials + search.space.size(),
@@ -644,8 +690,22 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
     return {"best": best, "side_by_side": side, "trials": trials, "out": search.out}
 
 
-def _ints(values: list[str] | None) -> list[int] | None:
-    return [int(v) for v in values] if values else None
+def _ints(flag: str, values: list[str], auto: bool = False) -> list[int | str]:
+    """``values`` as integers (and ``auto`` where allowed).
+
+    Raises:
+        HarnessError: a value that is not a positive integer (or ``auto``), named.
+    """
+    out: list[int | str] = []
+    for v in values:
+        if auto and v.lower() == AUTO:
+            out.append(AUTO)
+        elif v.isdigit() and int(v) >= 1:
+            out.append(int(v))
+        else:
+            raise HarnessError(f"{flag}: '{v}' is not a positive integer"
+                               + (" or auto" if auto else ""))
+    return out
 
 
 def add_arguments(p) -> None:
@@ -680,7 +740,8 @@ def add_arguments(p) -> None:
     p.add_argument("--parallel", type=int, default=1,
                    help="trials at once (one per machine with --launcher ray)")
     for dim, help_text in (("precisions", "fp32 bf16 int8 int8-ac"),
-                           ("streams", "OpenVINO streams"), ("threads", "OpenVINO threads"),
+                           ("streams", "OpenVINO streams, or auto (the hint's)"),
+                           ("threads", "OpenVINO threads in all, or auto (all cores)"),
                            ("nireq-per-stream", "infer requests per stream"),
                            ("hints", "THROUGHPUT LATENCY"), ("batches", "batch sizes")):
         p.add_argument(f"--{dim}", nargs="+", default=None,
@@ -711,7 +772,9 @@ def main(args) -> int:
                       ("hints", "hint"), ("batches", "batch")):
         given = getattr(args, dim)
         if given:
-            setattr(space, attr, _ints(given) if attr not in ("precision", "hint") else
+            setattr(space, attr, _ints(f"--{dim.replace('_', '-')}", given,
+                                       auto=attr in ("streams", "threads"))
+                    if attr not in ("precision", "hint") else
                     [g.upper() if attr == "hint" else g for g in given])
     bad = [p for p in space.precision if p not in PRECISIONS]
     if bad:

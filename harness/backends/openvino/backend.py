@@ -27,7 +27,7 @@ import openvino.properties as props
 import openvino.properties.hint as hints
 
 from ... import system
-from ...errors import HarnessError, shorten
+from ...errors import BatchNotSupported, HarnessError, shorten
 from ..base import Backend, Callback, LoadContext
 from . import ir, quantization
 from .config import OpenVINOConfig
@@ -100,6 +100,7 @@ class OpenVINOBackend(Backend):
 
         Raises:
             HarnessError: the file is unreadable or the device refuses the configuration.
+            BatchNotSupported: ``batch`` > 1 and the model fixes its batch size inside.
         """
         self.model_path = Path(path)
         try:
@@ -112,7 +113,7 @@ class OpenVINOBackend(Backend):
                 model.reshape([int(settings.batch), *shape[1:]])
             except Exception as exc:
                 why = [line for line in str(exc).strip().splitlines() if line.strip()][-1:]
-                raise HarnessError(f"--batch {settings.batch}: the model {path} cannot be "
+                raise BatchNotSupported(f"--batch {settings.batch}: the model {path} cannot be "
                                    f"reshaped to a batch of {settings.batch} (OpenVINO: "
                                    f"{' '.join(why)}): it fixes its batch size inside; leave "
                                    f"--batch out for this model") from None
