@@ -167,3 +167,23 @@ def test_a_model_that_cannot_batch_costs_one_failed_trial(tmp_path, mobilenet_tf
     skipped = trials[4] if failed is trials[2] else trials[2]
     assert "fixes its batch size inside" in failed["error"]
     assert skipped["skipped"].startswith("the model fixes its batch size inside")
+
+
+def test_a_point_measured_before_is_not_run_again():
+    import optuna
+
+    study = optuna.create_study()
+    point = {"streams": "auto", "batch": 1}
+    study.enqueue_trial(point)
+    study.enqueue_trial(point)
+    study.enqueue_trial({"streams": 2, "batch": 1})
+    seen = []
+
+    def objective(trial):
+        params = {"streams": trial.suggest_categorical("streams", ["auto", 2]),
+                  "batch": trial.suggest_categorical("batch", [1])}
+        seen.append(optimize.measured_before(study, trial, params))
+        return 1.0
+
+    study.optimize(objective, n_trials=3)
+    assert seen == [None, "same point as trial 0", None]
