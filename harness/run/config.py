@@ -207,9 +207,11 @@ class RunConfig:
         """True in accuracy mode (LoadGen AccuracyOnly)."""
         return self.mode.name == "accuracy"
 
-    def label(self) -> str:
-        """One line naming the run, e.g. ``resnet50 int8 Offline performance``."""
-        return f"{self.model.name} {self.precision} {self.scenario.name} {self.mode.name}"
+    def label(self, precision: str | None = None) -> str:
+        """One line naming the run, e.g. ``resnet50 int8 Offline performance``; ``precision``
+        in place of ``--precision`` (a run's precision label, e.g. ``uint8``)."""
+        return (f"{self.model.name} {precision or self.precision} {self.scenario.name} "
+                f"{self.mode.name}")
 
     # --- JSON ----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

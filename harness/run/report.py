@@ -146,8 +146,7 @@ class RunReport:
     def label(self) -> str:
         """One line naming the run with its precision label, e.g. ``mobilenet_v2_quant uint8
         Offline performance`` (:meth:`RunConfig.label` names ``--precision``)."""
-        cfg = self.config
-        return f"{cfg.model.name} {self.precision_label} {cfg.scenario.name} {cfg.mode.name}"
+        return self.config.label(self.precision_label)
 
     @property
     def complete(self) -> bool:

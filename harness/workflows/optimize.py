@@ -23,9 +23,9 @@ through a launcher:
   whose Pareto front is drawn; with speed alone, a single-objective study with a median
   pruner on a short first measurement (Optuna does not prune multi-objective studies).
   Samplers: ``tpe`` (default), ``random``, or ``grid`` (the exhaustive grid over the same
-  space, for comparison). The
-  study is kept in the results root (``<results>/<system>/optimize/<study>.journal``, an
-  Optuna journal file), so an interrupted search resumes where it stopped when run again.
+  space, for comparison). The study is kept in the results root
+  (``<results>/<system>/optimize/<study>.journal``, an Optuna journal file), so an
+  interrupted search resumes where it stopped when run again.
 - **Baselines**, measured side by side with the best configuration at the end (alternating
   rounds): OpenVINO's default THROUGHPUT hint at batch 1 (same model and precision,
   everything else the harness's defaults), and PyTorch eager FP32 where the card has a
@@ -52,7 +52,7 @@ from typing import Any
 
 from .. import cards, system
 from .. import weights as weights_mod
-from ..backends.openvino.config import OpenVINOConfig
+from ..backends.openvino.config import NIREQ_PER_STREAM, OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import BatchNotSupported, HarnessError, NoValidServerTarget
 from ..files import write_json_atomic, write_text_atomic
@@ -68,6 +68,10 @@ PRECISIONS = ("fp32", "bf16", "int8", "int8-ac")
 #: performance hint picks the streams (THROUGHPUT: by cores and model; LATENCY: 1), and the
 #: threads are all the cores, shared among the streams.
 AUTO = "auto"
+#: OpenVINO's default THROUGHPUT hint at batch 1 as a point of the space (``auto`` streams
+#: stand with the harness's default requests per stream).
+DEFAULT_POINT = {"streams": AUTO, "threads": AUTO, "nireq_per_stream": NIREQ_PER_STREAM,
+                 "hint": "THROUGHPUT", "batch": 1}
 #: Scenario -> (what is measured, Optuna direction).
 OBJECTIVES = {"Offline": ("samples/s", "maximize"),
               "SingleStream": ("p90 latency ms", "minimize"),
@@ -232,39 +236,36 @@ def trial_config(search: Search, params: dict[str, Any], scenario: str | None = 
 
 
 def default_params(space: Space, model: str, precision: str) -> dict[str, Any]:
-    """The point of ``space`` that is OpenVINO's default THROUGHPUT hint at batch 1 (streams,
-    threads and requests left to the hint and the harness's defaults); where ``space`` was
-    narrowed to exclude a value, the nearest it has (its first)."""
-    def pick(values: list, wanted: Any) -> Any:
-        return wanted if wanted in values else values[0]
-    return {"model": model, "precision": precision, "streams": pick(space.streams, AUTO),
-            "threads": pick(space.threads, AUTO),
-            "nireq_per_stream": pick(space.nireq_per_stream, 2),
-            "hint": pick(space.hint, "THROUGHPUT"), "batch": pick(space.batch, 1)}
+    """The point of ``space`` nearest :data:`DEFAULT_POINT` for ``model`` at ``precision``:
+    each value of the default, or the dimension's first where ``space`` was narrowed to
+    exclude it."""
+    dims = space.as_dict()
+    return {"model": model, "precision": precision,
+            **{k: v if v in dims[k] else dims[k][0] for k, v in DEFAULT_POINT.items()}}
 
 
 def default_config(search: Search, model: str, precision: str) -> RunConfig:
     """OpenVINO's default THROUGHPUT hint at batch 1: ``model`` at ``precision``, everything
     else the harness's defaults (the baseline the best is measured against)."""
-    cfg = trial_config(search, {"model": model, "precision": precision, "hint": "THROUGHPUT",
-                                "streams": AUTO, "threads": AUTO, "nireq_per_stream": 2,
-                                "batch": 1})
-    return replace(cfg, backend=replace(cfg.backend, batch=None))
+    return trial_config(search, {"model": model, "precision": precision, **DEFAULT_POINT})
 
 
-def invalid_point(space: Space, params: dict[str, Any]) -> str | None:
+def invalid_point(space: Space, params: dict[str, Any], unbatchable: list[str]) -> str | None:
     """Why ``params`` is not run (skipped at once, not counted), or None.
 
     - more explicit streams than explicit threads (a stream needs a thread);
     - ``auto`` streams with a requests-per-stream value other than the one that stands for
-      the harness's default: those points would repeat the same run.
+      the harness's default: those points would repeat the same run;
+    - batch > 1 of a model in ``unbatchable`` (an earlier trial's batch failed).
     """
     streams, threads = params["streams"], params["threads"]
     if AUTO not in (streams, threads) and streams > threads:
         return "more streams than threads"
     if streams == AUTO and params["nireq_per_stream"] != default_params(
-            space, "", "")["nireq_per_stream"]:
+            space, params["model"], params["precision"])["nireq_per_stream"]:
         return "auto streams: infer requests are the harness's default (same run)"
+    if params["batch"] > 1 and params["model"] in unbatchable:
+        return "the model fixes its batch size inside (an earlier trial's batch failed)"
     return None
 
 
@@ -332,6 +333,13 @@ def gate_violation(acc: dict[str, Any]) -> float:
 
 # --- one trial ----------------------------------------------------------------------------
 
+def short_run(search: Search, cfg: RunConfig) -> RunConfig:
+    """``cfg`` for a third of the measurement's duration (at least 1 s): the first run the
+    pruner judges, and the baselines' discarded warm-up."""
+    return replace(cfg, execution=replace(cfg.execution, duration_ms=max(
+        1000, search.options.duration_ms // 3)))
+
+
 def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str, Any]]:
     """The scenario's score of ``cfg`` and facts about the measurement.
 
@@ -360,9 +368,7 @@ def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str
             "peak_search": str(Path(rec["peak_file"]).parent)}
     facts: dict[str, Any] = {}
     if trial is not None and scenario == "Offline" and not search.with_accuracy:
-        short = replace(cfg, execution=replace(cfg.execution, duration_ms=max(
-            1000, search.options.duration_ms // 3)))
-        first = search.launcher.launch(short)
+        first = search.launcher.launch(short_run(search, cfg))
         facts["first_run"] = first.run_dir
         trial.report(first.result.score, step=0)
         if trial.should_prune():
@@ -381,9 +387,8 @@ def objective(search: Search, study):
     def run_trial(trial) -> Any:
         params = {name: trial.suggest_categorical(name, values)
                   for name, values in search.space.as_dict().items()}
-        why = invalid_point(search.space, params) or measured_before(study, trial, params)
-        if params["batch"] > 1 and params["model"] in study.user_attrs.get("unbatchable", []):
-            why = "the model fixes its batch size inside (an earlier trial's batch failed)"
+        why = (invalid_point(search.space, params, study.user_attrs.get("unbatchable", []))
+               or measured_before(study, trial, params))
         if why:
             trial.set_user_attr("skipped", why)
             trial.set_user_attr("gate_violation", 0.0)
@@ -518,10 +523,8 @@ def baselines(search: Search, best_cfg: RunConfig) -> dict[str, Any]:
     scores: dict[str, list[float]] = {k: [] for k in configs}
     errors: dict[str, str] = {}
     if search.options.scenario != "Server" and search.options.baseline_rounds:
-        warm = replace(best_cfg, execution=replace(best_cfg.execution, duration_ms=max(
-            1000, search.options.duration_ms // 3)))
         try:
-            search.launcher.launch(warm)
+            search.launcher.launch(short_run(search, best_cfg))
         except HarnessError as exc:
             errors["best"] = str(exc)
     for r in range(search.options.baseline_rounds):

@@ -30,7 +30,7 @@ from ... import system
 from ...errors import BatchNotSupported, HarnessError, shorten
 from ..base import Backend, Callback, LoadContext
 from . import ir, quantization
-from .config import OpenVINOConfig
+from .config import NIREQ_PER_STREAM, OpenVINOConfig
 
 #: precision name -> INFERENCE_PRECISION_HINT
 PRECISION_HINTS = {"fp32": ov.Type.f32, "bf16": ov.Type.bf16, "int8": ov.Type.f32}
@@ -123,12 +123,12 @@ class OpenVINOBackend(Backend):
         except RuntimeError as exc:
             raise HarnessError(f"OpenVINO cannot compile {path} on {settings.device} with "
                                f"{settings}: {shorten(exc)}") from exc
-        nireq = settings.nireq or self.compiled.get_property(
-            props.optimal_number_of_infer_requests)
         self.config = settings
         self._sync_request = None
         streams = int(self.compiled.get_property(props.num_streams))
-        nireq = settings.nireq or max(int(nireq), 2 * streams)
+        nireq = settings.nireq or max(
+            int(self.compiled.get_property(props.optimal_number_of_infer_requests)),
+            NIREQ_PER_STREAM * streams)
         self._n_outputs = len(self.compiled.outputs)
         self._outstanding = {}
         self.queue = self._new_queue(int(nireq))

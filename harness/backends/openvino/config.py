@@ -12,6 +12,8 @@ from ...options import check, option
 
 PRECISIONS = ("fp32", "bf16", "int8")
 HINTS = ("THROUGHPUT", "LATENCY", "CUMULATIVE_THROUGHPUT")
+#: Infer requests per stream when ``nireq`` is not given (see :class:`OpenVINOConfig`).
+NIREQ_PER_STREAM = 2
 
 
 @dataclass
