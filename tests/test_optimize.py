@@ -187,3 +187,42 @@ def test_a_point_measured_before_is_not_run_again():
 
     study.optimize(objective, n_trials=3)
     assert seen == [None, "same point as trial 0", None]
+
+
+def test_a_best_that_is_the_default_is_not_measured_against_itself(tmp_path, mobilenet_tflite):
+    """A space of one point, the default hint's: the side by side does not divide two noisy
+    measurements of that one configuration (a Server search once printed 1.59x that way)."""
+    proc = run_cli("optimize", "--models", MODEL, "--trials", "1", "--duration-ms", "500",
+                   "--precisions", "fp32", "--streams", "auto", "--threads", "auto",
+                   "--nireq-per-stream", "2", "--hints", "THROUGHPUT", "--batches", "1",
+                   "--baseline-rounds", "2", "--results-dir", str(tmp_path), "--system", "box",
+                   timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "best / default THROUGHPUT hint: 1.00x (the best configuration is the default " \
+        "hint's" in proc.stdout
+    (out,) = [p for p in (tmp_path / "box" / "optimize").iterdir() if p.is_dir()]
+    side = json.loads((out / "search.json").read_text())["side_by_side"]
+    assert side["same_as_best"] == ["default"]
+    assert len(side["samples"]["best"]) == 2 and side["samples"]["default"] == []
+    assert side["means"]["default"] == side["means"]["best"]
+    assert "| default | the best configuration itself" in (out / "report.md").read_text()
+
+
+def test_a_server_search_with_no_valid_target_names_no_best(tmp_path, mobilenet_tflite):
+    """A 1 ms bound no run can meet: the trial is complete with no score (Optuna is told 0),
+    nothing is best, no best_Server.json is written, and the command exits 1 saying why."""
+    conf = tmp_path / "strict.conf"
+    conf.write_text("*.Server.target_latency = 1\n")
+    proc = run_cli("optimize", "--models", MODEL, "--scenario", "Server", "--trials", "1",
+                   "--duration-ms", "500", "--precisions", "fp32", "--streams", "auto",
+                   "--threads", "auto", "--nireq-per-stream", "2", "--hints", "THROUGHPUT",
+                   "--batches", "1", "--user-conf", str(conf), "--results-dir",
+                   str(tmp_path / "results"), "--system", "box", timeout=900)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "No trial reached a VALID Server target at the latency bound" in proc.stdout
+    (out,) = [p for p in (tmp_path / "results" / "box" / "optimize").iterdir() if p.is_dir()]
+    (trial,) = json.loads((out / "trials.json").read_text())
+    assert trial["state"] == "COMPLETE" and trial["score"] is None
+    assert "no Server target was VALID" in trial["no_valid_target"]
+    assert not (out / "best_Server.json").exists()
+    assert "| no VALID target |" in (out / "report.md").read_text()

@@ -344,7 +344,10 @@ def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str
     """The scenario's score of ``cfg`` and facts about the measurement.
 
     Offline with a single-objective study: a short first run is reported to the pruner,
-    then the full run. Server: a short find-peak search (0 when no target is VALID).
+    then the full run. Server: a short find-peak search; when no target is VALID the score
+    is 0 (so the sampler learns the point is bad) and the facts say ``no_valid_target``,
+    which keeps the trial from being best (:func:`trial_records`) and a baseline round
+    from being averaged (:func:`baselines`).
 
     Raises:
         HarnessError: a run fails. optuna.TrialPruned: the pruner stopped the trial.
@@ -361,7 +364,7 @@ def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str
         try:
             rec = find_peak.search(cfg, opts, search.launcher)
         except NoValidServerTarget as exc:
-            return 0.0, {"note": f"no VALID Server target: {exc}"}
+            return 0.0, {"no_valid_target": str(exc)}
         return float(rec["peak_target_qps"]), {
             "offline_samples_per_second": rec["offline_samples_per_second"],
             "server_to_offline_ratio": rec["server_to_offline_ratio"],
@@ -476,8 +479,11 @@ def trial_records(study, search: Search) -> list[dict[str, Any]]:
         acc = t.user_attrs.get("accuracy") or {}
         values = t.values or []
         state = "SKIPPED" if t.user_attrs.get("skipped") else t.state.name
+        no_valid = (t.user_attrs.get("facts") or {}).get("no_valid_target")
         out.append({"number": t.number, "state": state, "params": t.params,
-                    "score": values[-1] if values else None,
+                    # a Server trial with no VALID target has no score (Optuna was told 0)
+                    "score": values[-1] if values and not no_valid else None,
+                    "no_valid_target": no_valid,
                     "accuracy": acc.get("value"), "gate": acc.get("gate"),
                     "gate_ratio": acc.get("ratio"),
                     "gate_violation": t.user_attrs.get("gate_violation", 0.0),
@@ -511,7 +517,19 @@ def baselines(search: Search, best_cfg: RunConfig) -> dict[str, Any]:
     run after the search was 13-23% slower than the same configuration's next runs
     (mobilenet_v2_quant bf16: 334 then 435 samples/s; resnet50 INT8 on 16 cores: 1156
     then 1616), which read as "best / default 0.84-0.89x" with best and default the same
-    point."""
+    point.
+
+    Where the best *is* the default hint's configuration it is not measured twice: the
+    ratio is 1 by identity (``same_as_best``), not a ratio of two noisy measurements of one
+    point (a Server search once read 1.59x that way). A Server round that finds no VALID
+    target is counted in ``no_valid_target``, never averaged as 0.
+
+    Returns:
+        ``{"means": {name: score or None}, "samples": {name: [score, ...]},
+        "no_valid_target": {name: rounds}, "same_as_best": [name, ...], "errors":
+        {name: message}, "configs": {name: RunConfig dict}}``; names: best, default,
+        pytorch_fp32 (models built from torchvision or a builder).
+    """
     model, precision = best_cfg.model.name, best_cfg.precision
     best_params_precision = "int8-ac" if best_cfg.backend.quantization.max_accuracy_drop \
         else precision
@@ -520,7 +538,10 @@ def baselines(search: Search, best_cfg: RunConfig) -> dict[str, Any]:
     card = cards.load(model)
     if card.source.get("kind") in ("torchvision", "builder"):
         configs["pytorch_fp32"] = replace(best_cfg, backend=PyTorchConfig())
+    same = [k for k, c in configs.items() if k != "best" and c.model == best_cfg.model
+            and c.backend == best_cfg.backend]
     scores: dict[str, list[float]] = {k: [] for k in configs}
+    no_valid: dict[str, int] = {k: 0 for k in configs}
     errors: dict[str, str] = {}
     if search.options.scenario != "Server" and search.options.baseline_rounds:
         try:
@@ -530,14 +551,22 @@ def baselines(search: Search, best_cfg: RunConfig) -> dict[str, Any]:
     for r in range(search.options.baseline_rounds):
         order = list(configs.items())
         for name, cfg in order if r % 2 == 0 else order[::-1]:
-            if name in errors:
+            if name in errors or name in same:
                 continue
             try:
-                scores[name].append(measure(search, cfg)[0])
+                score, facts = measure(search, cfg)
             except HarnessError as exc:
                 errors[name] = str(exc)
+                continue
+            if facts.get("no_valid_target"):
+                no_valid[name] += 1
+            else:
+                scores[name].append(score)
     mean = {k: statistics.mean(v) if v else None for k, v in scores.items()}
-    return {"means": mean, "samples": scores, "errors": errors,
+    for name in same:
+        mean[name] = mean["best"]
+    return {"means": mean, "samples": scores, "no_valid_target": no_valid,
+            "same_as_best": same, "errors": errors,
             "configs": {k: c.to_dict() for k, c in configs.items()}}
 
 
@@ -621,30 +650,68 @@ def report_md(search: Search, trials: list[dict[str, Any]], best: dict[str, Any]
               f"{sum(t['state'] == 'SKIPPED' for t in trials)} points skipped (invalid or "
               f"repeated), "
               f"{sum(t['state'] == 'FAIL' for t in trials)} failed); sampler "
-              f"{search.options.sampler}; space of {search.space.size()} points; best reached "
-              f"at trial {trials_to_best(trials, sc)}.", ""]
+              f"{search.options.sampler}; space of {search.space.size()} points"
+              + (f"; best reached after {trials_to_best(trials, sc)} measured trials (trial "
+                 f"#{best['number']})." if best else "."), ""]
     if best is None:
-        lines.append("No complete trial that keeps 99% accuracy.")
-        return "\n".join(lines) + "\n"
-    lines += [f"Best: {json.dumps(best['params'])} -> {best['score']:.2f} {unit} (search)", ""]
+        lines.append(no_best_reason(trials, sc))
+    else:
+        lines += [f"Best: {json.dumps(best['params'])} -> {best['score']:.2f} {unit} (search)"
+                  + server_offline_note(best), ""]
     if side:
         m = side["means"]
+        same = side.get("same_as_best", [])
         lines += [f"Side by side ({search.options.baseline_rounds} alternating rounds, "
                   f"{search.options.duration_ms} ms each):", "",
                   f"| configuration | {unit} | best / this |", "| --- | ---: | ---: |"]
         for name in m:
-            value = m[name]
-            ratio = speedup(sc, m["best"], value)
-            lines.append(f"| {name} | {value:.2f} | {ratio:.3f}x |" if value is not None
-                         else f"| {name} | failed: {side['errors'].get(name, '')} | |")
+            value, n = m[name], len(side["samples"][name])
+            missed = side.get("no_valid_target", {}).get(name, 0)
+            rounds = f" ({n} of {n + missed} rounds; {missed} found no VALID target)" \
+                if missed else ""
+            if name in same:
+                lines.append(f"| {name} | the best configuration itself (measured once, as "
+                             f"best) | 1.000x |")
+            elif value is not None:
+                ratio = speedup(sc, m["best"], value)
+                lines.append(f"| {name} | {value:.2f}{rounds} | "
+                             f"{f'{ratio:.3f}x' if ratio else ''} |")
+            else:
+                why = side["errors"].get(name) or f"no VALID target in {missed} rounds"
+                lines.append(f"| {name} | failed: {why} | |")
     lines += ["", "| # | state | params | score | accuracy | gate |",
               "| ---: | --- | --- | ---: | ---: | --- |"]
     for t in trials:
-        score = f"{t['score']:.2f}" if t["score"] is not None else ""
+        score = f"{t['score']:.2f}" if t["score"] is not None else \
+            "no VALID target" if t.get("no_valid_target") else ""
         acc = f"{t['accuracy']:.3f}" if t["accuracy"] is not None else ""
         lines.append(f"| {t['number']} | {t['state']} | {json.dumps(t['params'])} | {score} | "
                      f"{acc} | {t['gate'] or ''} |")
     return "\n".join(lines) + "\n"
+
+
+def no_best_reason(trials: list[dict[str, Any]], scenario: str) -> str:
+    """Why no trial is best: none complete, none VALID (Server), or all failed the gate."""
+    done = [t for t in trials if t["state"] == "COMPLETE"]
+    if not done:
+        return "No trial completed (see the failed trials' errors)."
+    if scenario == "Server" and all(t.get("no_valid_target") or t["gate"] == "FAIL"
+                                    for t in done) and any(t.get("no_valid_target")
+                                                           for t in done):
+        return ("No trial reached a VALID Server target at the latency bound: relax it with "
+                "--user-conf (a file saying e.g. *.Server.target_latency = 100) or search "
+                "fewer streams.")
+    return "No complete trial keeps 99% of the FP32 reference's accuracy."
+
+
+def server_offline_note(best: dict[str, Any]) -> str:
+    """``"; Server / Offline 0.875 (...)"`` for a Server trial, else ``""``: the peak's ratio
+    to the Offline samples/s of the same configuration, measured by its find-peak search."""
+    facts = best.get("facts") or {}
+    if facts.get("server_to_offline_ratio") is None:
+        return ""
+    return (f"; Server / Offline {facts['server_to_offline_ratio']:.3f} (Offline "
+            f"{facts['offline_samples_per_second']:.2f} samples/s, same configuration)")
 
 
 def write_outputs(search: Search, trials: list[dict[str, Any]], best, side) -> None:
@@ -838,13 +905,16 @@ def main(args) -> int:
     print(f"optimize: {len(result['trials'])} trials in {time.monotonic() - t0:.0f} s; "
           f"outputs in {out}")
     if best is None:
-        print("optimize: no complete trial keeps 99% of FP32 accuracy")
+        print(f"optimize: {no_best_reason(result['trials'], options.scenario)}")
         return 1
     unit = OBJECTIVES[options.scenario][0]
     print(f"best {options.scenario} configuration: {json.dumps(best['params'])} "
-          f"({best['score']:.2f} {unit}); replay: harness run --config "
-          f"{out / f'best_{options.scenario}.json'}")
-    if side and side["means"].get("default"):
+          f"({best['score']:.2f} {unit}{server_offline_note(best)}); replay: harness run "
+          f"--config {out / f'best_{options.scenario}.json'}")
+    if side and "default" in side.get("same_as_best", []):
+        print("best / default THROUGHPUT hint: 1.00x (the best configuration is the default "
+              "hint's: no trial beat it; see the trials in report.md)")
+    elif side and side["means"].get("default"):
         ratio = speedup(options.scenario, side["means"]["best"], side["means"]["default"])
         print(f"best / default THROUGHPUT hint: {ratio:.2f}x (side by side, "
               f"{options.baseline_rounds} rounds)")
