@@ -340,14 +340,13 @@ def short_run(search: Search, cfg: RunConfig) -> RunConfig:
         1000, search.options.duration_ms // 3)))
 
 
-def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str, Any]]:
+def measure(search: Search, cfg: RunConfig, trial=None
+            ) -> tuple[float | None, dict[str, Any]]:
     """The scenario's score of ``cfg`` and facts about the measurement.
 
     Offline with a single-objective study: a short first run is reported to the pruner,
     then the full run. Server: a short find-peak search; when no target is VALID the score
-    is 0 (so the sampler learns the point is bad) and the facts say ``no_valid_target``,
-    which keeps the trial from being best (:func:`trial_records`) and a baseline round
-    from being averaged (:func:`baselines`).
+    is None and the facts say why (``no_valid_target``).
 
     Raises:
         HarnessError: a run fails. optuna.TrialPruned: the pruner stopped the trial.
@@ -364,7 +363,7 @@ def measure(search: Search, cfg: RunConfig, trial=None) -> tuple[float, dict[str
         try:
             rec = find_peak.search(cfg, opts, search.launcher)
         except NoValidServerTarget as exc:
-            return 0.0, {"no_valid_target": str(exc)}
+            return None, {"no_valid_target": str(exc)}
         return float(rec["peak_target_qps"]), {
             "offline_samples_per_second": rec["offline_samples_per_second"],
             "server_to_offline_ratio": rec["server_to_offline_ratio"],
@@ -413,6 +412,8 @@ def objective(search: Search, study):
                     {*study.user_attrs.get("unbatchable", []), params["model"]}))
             raise
         trial.set_user_attr("facts", facts)
+        if score is None:  # no VALID Server target: Optuna is told 0, so TPE avoids the point
+            score = 0.0
         return (acc["value"] or 0.0, score) if search.with_accuracy else score
 
     return run_trial
@@ -554,11 +555,11 @@ def baselines(search: Search, best_cfg: RunConfig) -> dict[str, Any]:
             if name in errors or name in same:
                 continue
             try:
-                score, facts = measure(search, cfg)
+                score = measure(search, cfg)[0]
             except HarnessError as exc:
                 errors[name] = str(exc)
                 continue
-            if facts.get("no_valid_target"):
+            if score is None:
                 no_valid[name] += 1
             else:
                 scores[name].append(score)
@@ -654,7 +655,7 @@ def report_md(search: Search, trials: list[dict[str, Any]], best: dict[str, Any]
               + (f"; best reached after {trials_to_best(trials, sc)} measured trials (trial "
                  f"#{best['number']})." if best else "."), ""]
     if best is None:
-        lines.append(no_best_reason(trials, sc))
+        lines.append(no_best_reason(trials))
     else:
         lines += [f"Best: {json.dumps(best['params'])} -> {best['score']:.2f} {unit} (search)"
                   + server_offline_note(best), ""]
@@ -690,14 +691,14 @@ def report_md(search: Search, trials: list[dict[str, Any]], best: dict[str, Any]
     return "\n".join(lines) + "\n"
 
 
-def no_best_reason(trials: list[dict[str, Any]], scenario: str) -> str:
-    """Why no trial is best: none complete, none VALID (Server), or all failed the gate."""
+def no_best_reason(trials: list[dict[str, Any]]) -> str:
+    """Why no trial is best: none complete, none with a score (a Server trial that found no
+    VALID target has none), or all failed the gate."""
     done = [t for t in trials if t["state"] == "COMPLETE"]
     if not done:
         return "No trial completed (see the failed trials' errors)."
-    if scenario == "Server" and all(t.get("no_valid_target") or t["gate"] == "FAIL"
-                                    for t in done) and any(t.get("no_valid_target")
-                                                           for t in done):
+    # no trial is best, so every complete trial with a score failed the gate
+    if all(t["score"] is None for t in done):
         return ("No trial reached a VALID Server target at the latency bound: relax it with "
                 "--user-conf (a file saying e.g. *.Server.target_latency = 100) or search "
                 "fewer streams.")
@@ -905,7 +906,7 @@ def main(args) -> int:
     print(f"optimize: {len(result['trials'])} trials in {time.monotonic() - t0:.0f} s; "
           f"outputs in {out}")
     if best is None:
-        print(f"optimize: {no_best_reason(result['trials'], options.scenario)}")
+        print(f"optimize: {no_best_reason(result['trials'])}")
         return 1
     unit = OBJECTIVES[options.scenario][0]
     print(f"best {options.scenario} configuration: {json.dumps(best['params'])} "

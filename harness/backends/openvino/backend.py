@@ -113,10 +113,10 @@ class OpenVINOBackend(Backend):
                 model.reshape([int(settings.batch), *shape[1:]])
             except Exception as exc:
                 why = [line for line in str(exc).strip().splitlines() if line.strip()][-1:]
-                raise BatchNotSupported(f"--batch {settings.batch}: the model {path} cannot be "
-                                   f"reshaped to a batch of {settings.batch} (OpenVINO: "
-                                   f"{' '.join(why)}): it fixes its batch size inside; leave "
-                                   f"--batch out for this model") from None
+                raise BatchNotSupported(
+                    f"--batch {settings.batch}: the model {path} cannot be reshaped to a "
+                    f"batch of {settings.batch} (OpenVINO: {' '.join(why)}): it fixes its "
+                    f"batch size inside; leave --batch out for this model") from None
         try:
             self.compiled = self.core.compile_model(model, settings.device,
                                                     compile_config(settings))
