@@ -37,18 +37,29 @@ RUN_ARGS = --model $(MODEL) --precision $(PRECISION) --backend $(BACKEND) --exec
 	$(call opt,--calibration-count,$(CALIB_COUNT)) $(call opt,--max-accuracy-drop,$(MAX_DROP)) \
 	$(ARGS)
 
-.PHONY: setup offline singlestream multistream server accuracy show test lint bench \
+
+.PHONY: lock setup offline singlestream multistream server accuracy show test lint bench \
 	clean-cache compare submission find-peak compliance bench-zoo serve bench-network optimize
 
-# Creates .venv with uv (installing uv from PyPI when absent) and installs the package with
-# its dev, serve and cluster extras. uv resolves torch/torchvision from PyPI (the CPU-only torch wheel that plain
-# pip picks on some machines cannot import torchvision).
-$(VENV)/.installed: setup.cfg pyproject.toml
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
-	@UV=$$(command -v uv || echo $$($(PYTHON) -m site --user-base)/bin/uv); \
+# Creates .venv with uv (installing uv from PyPI when absent) and installs exactly the versions
+# pinned in $(LOCK) (`uv pip sync`: nothing more, nothing less), then this package in editable
+# mode without resolving anything. `make lock` re-resolves $(LOCK) from setup.cfg (all extras:
+# dev, serve, cluster; every Python from 3.10). uv resolves torch/torchvision from PyPI (the
+# CPU-only torch wheel that plain pip picks on some machines cannot import torchvision).
+LOCK ?= requirements.lock
+UV_FIND = command -v uv || echo $$($(PYTHON) -m site --user-base)/bin/uv
+$(VENV)/.installed: setup.cfg pyproject.toml $(LOCK)
+	@command -v uv >/dev/null 2>&1 || test -x "$$($(PYTHON) -m site --user-base)/bin/uv" \
+	  || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@UV=$$($(UV_FIND)); \
 	  test -d $(VENV) || $$UV venv --quiet --python $(PYTHON) $(VENV); \
-	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet -e '.[dev,serve,cluster]'
+	  VIRTUAL_ENV=$(VENV) $$UV pip sync --quiet $(LOCK) && \
+	  VIRTUAL_ENV=$(VENV) $$UV pip install --quiet --no-deps -e .
 	@touch $@
+
+lock:
+	@UV=$$($(UV_FIND)); $$UV pip compile setup.cfg --all-extras --universal \
+	  --python-version 3.10 --quiet -o $(LOCK)
 
 setup: $(VENV)/.installed
 
