@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness import system  # noqa: E402
 from harness.launchers import ProcessLauncher  # noqa: E402
 from harness.run.config import from_arguments  # noqa: E402
 
@@ -100,7 +101,7 @@ def main(argv=None) -> int:
                 server.wait(timeout=60)
         rows.append((model, local, net))
     print(f"\nLoadGen over the network (KServe v2, gRPC, loopback) vs in-process, "
-          f"{args.duration_ms} ms runs")
+          f"{args.duration_ms} ms runs\n{system.machine_line()}")
     print(f"{'model':20s} {'Offline in-proc':>16s} {'network':>10s} {'ratio':>7s} "
           f"{'SS p50 in-proc':>15s} {'network':>10s} {'added ms':>9s}")
     for model, local, net in rows:

@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm)
     try:
+        from .system import max_cpu_isa
+
+        max_cpu_isa()  # an unknown ONEDNN_MAX_CPU_ISA is refused before anything runs
         return args.func(args)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -28,13 +28,16 @@ def cpu_info() -> dict[str, Any]:
 
 
 def facts() -> dict[str, Any]:
-    """CPU model and features, cores, memory (GiB), OS, Python and library versions."""
+    """CPU model and features, INT8 kernels (:func:`int8_isa`), cores, memory (GiB), OS,
+    Python and library versions."""
     info = cpu_info()
     flags = set(info.get("flags", []))
     return {
         "cpu_model": info.get("brand_raw", platform.processor()),
         "cpu_arch": info.get("arch_string_raw", platform.machine()),
         "cpu_flags": sorted(f for f in flags if re.match(r"avx512|amx|avx2|vnni|bf16", f)),
+        "int8_isa": int8_isa(),
+        "onednn_max_cpu_isa": max_cpu_isa(),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
@@ -62,6 +65,88 @@ def supports_bf16() -> bool:
     """True when the CPU has native bf16 (AVX-512 BF16 or AMX-BF16)."""
     flags = set(cpu_info().get("flags", []))
     return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+# --- the INT8 kernels OpenVINO's CPU plugin will run -------------------------------------
+#
+# OpenVINO's CPU plugin computes INT8 with oneDNN, which picks the best kernels the CPU has,
+# capped by ONEDNN_MAX_CPU_ISA (oneDNN's "CPU dispatcher control": the ISA names below, each
+# allowing the ISAs it contains). What differs for accuracy is how u8 x s8 products are summed:
+# - AMX (amx_int8) and VNNI (avx512_vnni, avx_vnni: vpdpbusd) sum them in int32 exactly;
+# - without VNNI (AVX2, AVX-512 without VNNI) vpmaddubsw sums pairs into int16 with
+#   saturation, so large activations times large weights overflow. NNCF's overflow fix (7-bit
+#   weights) exists for these CPUs (NNCF docs, AdvancedQuantizationParameters.overflow_fix).
+
+#: The INT8 kernel classes, best first: what :func:`int8_isa` returns.
+INT8_ISAS = ("AMX", "AVX512_VNNI", "AVX_VNNI", "AVX512", "AVX2", "SSE41")
+#: INT8 kernel classes whose products do not saturate (dot products summed in int32).
+VNNI_ISAS = frozenset({"AMX", "AVX512_VNNI", "AVX_VNNI"})
+_AMX_CAPS = {"AVX10_1_512_AMX", "AVX512_CORE_AMX", "AVX10_1_512_AMX_FP16",
+             "AVX512_CORE_AMX_FP16", "AVX10_2_512_AMX_2"}
+_AVX512_VNNI_CAPS = _AMX_CAPS | {"AVX512_CORE_VNNI", "AVX512_CORE_BF16", "AVX10_1_512",
+                                 "AVX512_CORE_FP16", "AVX10_2_512"}
+_AVX_VNNI_CAPS = {"AVX2_VNNI", "AVX2_VNNI_2", "AVX10_1_512", "AVX512_CORE_FP16",
+                  "AVX10_2_512"} | _AMX_CAPS
+_AVX512_CAPS = _AVX512_VNNI_CAPS | {"AVX512_CORE"}
+_AVX2_CAPS = _AVX512_CAPS | _AVX_VNNI_CAPS | {"AVX2"}
+#: Every value oneDNN accepts in ONEDNN_MAX_CPU_ISA (oneDNN docs, "CPU Dispatcher Control").
+ONEDNN_ISAS = frozenset(_AVX2_CAPS | {"SSE41", "AVX", "DEFAULT", "ALL"})
+
+
+def max_cpu_isa() -> str | None:
+    """The ``ONEDNN_MAX_CPU_ISA`` cap of this process (upper case), or None when unset.
+
+    Raises:
+        HarnessError: a value oneDNN does not know (oneDNN would ignore it silently, and the
+            run would record kernels it did not use).
+    """
+    value = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+             or "").strip().upper()
+    if not value:
+        return None
+    if value not in ONEDNN_ISAS:
+        raise HarnessError(f"ONEDNN_MAX_CPU_ISA={value} is not a oneDNN ISA name; use one of "
+                           f"{', '.join(sorted(ONEDNN_ISAS))} (or unset it)")
+    return value
+
+
+def int8_isa(flags: set[str] | None = None, cap: str | None = None) -> str:
+    """The INT8 kernel class OpenVINO's CPU plugin runs here: one of :data:`INT8_ISAS`.
+
+    Args:
+        flags: CPU flags (None: this CPU's, from py-cpuinfo).
+        cap: an ``ONEDNN_MAX_CPU_ISA`` value (None: this process's, see :func:`max_cpu_isa`).
+            The cap can only take kernels away: it cannot add AMX to a CPU without it.
+
+    Raises:
+        HarnessError: an unknown ``ONEDNN_MAX_CPU_ISA`` value.
+    """
+    flags = set(cpu_info().get("flags", [])) if flags is None else set(flags)
+    cap = (max_cpu_isa() if cap is None else cap.upper()) or "DEFAULT"
+    if cap not in ONEDNN_ISAS:
+        raise HarnessError(f"ONEDNN_MAX_CPU_ISA={cap} is not a oneDNN ISA name")
+    def allowed(caps: set[str]) -> bool:
+        return cap in caps or cap in ("DEFAULT", "ALL")
+    if {"amx_int8", "amx_tile"} <= flags and allowed(_AMX_CAPS):
+        return "AMX"
+    if "avx512_vnni" in flags and allowed(_AVX512_VNNI_CAPS):
+        return "AVX512_VNNI"
+    if "avx_vnni" in flags and allowed(_AVX_VNNI_CAPS):
+        return "AVX_VNNI"
+    if {"avx512f", "avx512bw"} <= flags and allowed(_AVX512_CAPS):
+        return "AVX512"
+    if "avx2" in flags and allowed(_AVX2_CAPS):
+        return "AVX2"
+    return "SSE41"
+
+
+def machine_line() -> str:
+    """One line naming what a measurement ran on, for benchmarks to print beside their
+    figures, e.g. ``CPU: Intel(R) Xeon(R) Processor, 2 logical cores; INT8 kernels: AMX
+    (ONEDNN_MAX_CPU_ISA unset)``."""
+    return (f"CPU: {cpu_info().get('brand_raw', platform.processor())}, "
+            f"{psutil.cpu_count(logical=True)} logical cores; INT8 kernels: {int8_isa()} "
+            f"(ONEDNN_MAX_CPU_ISA {max_cpu_isa() or 'unset'})")
 
 
 def default_system_name() -> str:

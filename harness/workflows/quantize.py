@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import cards, model_stats
 from .. import weights as weights_mod
-from ..backends.openvino.config import QuantizationConfig
+from ..backends.openvino.config import OVERFLOW_FIXES, QuantizationConfig
 from ..errors import HarnessError
 
 HELP = "quantize a model to INT8 with NNCF (cached IR; no LoadGen run)"
@@ -40,6 +40,9 @@ def add_arguments(p) -> None:
                    help="--max-accuracy-drop: validate on the evaluated samples (all of the "
                         "dataset) instead of held-out ones, recorded as 'validation overlaps "
                         "evaluation' (default: the card's [quantization] validation_overlap)")
+    p.add_argument("--overflow-fix", default=None, choices=OVERFLOW_FIXES,
+                   help="NNCF's overflow fix (default: by the INT8 kernels of this CPU and "
+                        "ONEDNN_MAX_CPU_ISA: enable without VNNI/AMX, else first_layer_only)")
     p.add_argument("--write-list", default=None,
                    help="write the seeded calibration draw as a list file and stop")
 
@@ -51,7 +54,8 @@ def main(args) -> int:
     config = QuantizationConfig(
         calibration_dataset=args.dataset or None, calibration_list=args.calibration_list,
         calibration_count=args.calibration_count, max_accuracy_drop=args.max_accuracy_drop,
-        validation_count=args.validation_count, validation_overlap=args.validation_overlap)
+        validation_count=args.validation_count, validation_overlap=args.validation_overlap,
+        overflow_fix=args.overflow_fix)
     if args.write_list:
         if not config.calibration_dataset:
             raise HarnessError("--write-list needs --dataset")
@@ -72,6 +76,7 @@ def main(args) -> int:
         if cal.get(key):
             cal[key] = f"{len(cal[key])} entries"
     print(json.dumps({"ir": str(xml), "size_mb": model_stats.ir_size_mb(xml),
-                      "method": info.get("method"), "calibration": cal,
+                      "method": info.get("method"), "built_for": info.get("built_for"),
+                      "calibration": cal,
                       "accuracy_control": info.get("accuracy_control")}, indent=2))
     return 0

@@ -16,6 +16,10 @@ HINTS = ("THROUGHPUT", "LATENCY", "CUMULATIVE_THROUGHPUT")
 NIREQ_PER_STREAM = 2
 
 
+#: NNCF's ``OverflowFix`` values (nncf.quantization.advanced_parameters).
+OVERFLOW_FIXES = ("enable", "first_layer_only", "disable")
+
+
 @dataclass
 class QuantizationConfig:
     """Calibration and accuracy-control settings of an INT8 build (NNCF).
@@ -42,6 +46,10 @@ class QuantizationConfig:
         None, help="INT8 with --max-accuracy-drop: validate on the evaluated samples instead "
                    "of held-out ones, recorded as 'validation overlaps evaluation' (default: "
                    "the card's [quantization] validation_overlap)")
+    overflow_fix: str | None = option(
+        None, help="INT8: NNCF's overflow fix (7-bit weights against int16 saturation): "
+                   "enable (all layers), first_layer_only or disable (default: by the INT8 "
+                   "kernels this run uses: enable without VNNI/AMX, else first_layer_only)")
 
     def __post_init__(self) -> None:
         if self.calibration_dataset == "":
@@ -53,6 +61,8 @@ class QuantizationConfig:
                                      f"e.g. 0.01 for MLPerf's 99% rule")
         check(self.validation_count is None or self.validation_count >= 1,
               "--validation-count", f"{self.validation_count} must be at least 1")
+        check(self.overflow_fix in (None, *OVERFLOW_FIXES), "--overflow-fix",
+              f"{self.overflow_fix!r}: use one of {', '.join(OVERFLOW_FIXES)}")
 
     def is_set(self) -> bool:
         """True when any setting differs from the defaults."""

@@ -68,6 +68,7 @@ from ...datasets import open_dataset
 from ...detection import validate_map
 from ...errors import HarnessError, shorten
 from ...postprocess import for_card
+from ...system import INT8_ISAS, VNNI_ISAS, int8_isa, max_cpu_isa
 from ...weights import Weights
 from . import ir
 from .config import QuantizationConfig
@@ -109,7 +110,7 @@ VALIDATORS: dict[str, Callable[..., float]] = {"classification": classification_
 #: ``[quantization]`` keys a card may set (docs/int8-and-zoo.md, "Card settings").
 CARD_KEYS = ("calibration_count", "preset", "fast_bias_correction", "model_type",
              "ignored_types", "ignored_names", "ignored_patterns", "smooth_quant_alpha",
-             "ranking_subset_size", "validation_overlap")
+             "ranking_subset_size", "validation_overlap", "validated_isas")
 
 
 def card_settings(card: ModelCard) -> dict[str, Any]:
@@ -141,6 +142,11 @@ def card_settings(card: ModelCard) -> dict[str, Any]:
     for key in ("fast_bias_correction", "validation_overlap"):
         if key in table and not isinstance(table[key], bool):
             raise HarnessError(f"{where}: {key} must be true or false, not {table[key]!r}")
+    isas = table.get("validated_isas")
+    if isas is not None and (not isinstance(isas, list) or not isas
+                             or not set(isas) <= set(INT8_ISAS)):
+        raise HarnessError(f"{where}: validated_isas must be a non-empty list of "
+                           f"{', '.join(INT8_ISAS)}, not {isas!r}")
     if "fast_bias_correction" in table:
         out["fast_bias_correction"] = table["fast_bias_correction"]
     if "model_type" in table:
@@ -173,15 +179,67 @@ def card_settings(card: ModelCard) -> dict[str, Any]:
     return out
 
 
-def _nncf_arguments(settings: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of ``nncf.quantize`` for :func:`card_settings` output (the
-    accuracy-control call renames ``advanced_parameters``; ``ranking_subset_size`` is left
-    to it)."""
+# --- the INT8 kernels the model is quantized for ------------------------------------------
+
+def isa_choice(config: QuantizationConfig) -> dict[str, Any]:
+    """The NNCF overflow fix for the INT8 kernels this run uses, and why.
+
+    Without VNNI or AMX (AVX2, AVX-512 without VNNI) OpenVINO's CPU plugin sums u8 x s8
+    products in int16 with saturation; NNCF's ``OverflowFix.ENABLE`` (weights in 7 bits, all
+    layers) is NNCF's documented remedy for such CPUs. With VNNI or AMX the products are summed
+    in int32 and NNCF's default (``first_layer_only``) holds. Measured on YOLOX-Nano (158 COCO
+    images, docs/int8-and-zoo.md "INT8 per ISA"): AVX2 kernels 10.4% mAP with the default,
+    26.7% with the fix (FP32 27.9%).
+
+    Returns:
+        ``{"int8_isa": one of system.INT8_ISAS, "onednn_max_cpu_isa": cap or None,
+        "overflow_fix": "enable" | "first_layer_only" | "disable", "reason": str}``.
+
+    Raises:
+        HarnessError: an unknown ``ONEDNN_MAX_CPU_ISA`` value.
+    """
+    isa = int8_isa()
+    if config.overflow_fix is not None:
+        fix, reason = config.overflow_fix, "--overflow-fix"
+    elif isa in VNNI_ISAS:
+        fix, reason = "first_layer_only", (f"{isa} kernels sum INT8 products in int32: "
+                                           f"NNCF's default")
+    else:
+        fix, reason = "enable", (f"{isa} kernels have no VNNI: u8 x s8 products saturate in "
+                                 f"int16, so every layer's weights use 7 bits")
+    return {"int8_isa": isa, "onednn_max_cpu_isa": max_cpu_isa(), "overflow_fix": fix,
+            "reason": reason}
+
+
+def validated_isas(card: ModelCard) -> list[str] | None:
+    """The INT8 kernel classes a card's INT8 settings were validated on (its
+    ``[quantization] validated_isas``), or None when the card does not say."""
+    return (card.extra.get("quantization", {}) or {}).get("validated_isas")
+
+
+def warn_unvalidated(card: ModelCard, isa: str) -> None:
+    """Print a warning (stdout) when ``card`` names the ISAs its INT8 settings hold on and
+    ``isa`` is not among them: the run's accuracy gate is then the first check."""
+    isas = validated_isas(card)
+    if isas and isa not in isas:
+        print(f"WARNING: {card.name}'s INT8 settings were validated on {', '.join(isas)} "
+              f"kernels, not on this run's {isa} (ONEDNN_MAX_CPU_ISA="
+              f"{max_cpu_isa() or 'unset'}): check the accuracy gate before trusting it",
+              flush=True)
+
+
+def _nncf_arguments(settings: dict[str, Any], overflow_fix: str = "first_layer_only"
+                    ) -> dict[str, Any]:
+    """Keyword arguments of ``nncf.quantize`` for :func:`card_settings` output and the
+    overflow fix (:func:`isa_choice`); the accuracy-control call renames
+    ``advanced_parameters``; ``ranking_subset_size`` is left to it."""
     import nncf
     from nncf.quantization.advanced_parameters import (AdvancedQuantizationParameters,
-                                                       AdvancedSmoothQuantParameters)
+                                                       AdvancedSmoothQuantParameters,
+                                                       OverflowFix)
 
     kwargs: dict[str, Any] = {}
+    advanced: dict[str, Any] = {"overflow_fix": OverflowFix(overflow_fix)}
     if "preset" in settings:
         kwargs["preset"] = nncf.QuantizationPreset(settings["preset"])
     if "fast_bias_correction" in settings:
@@ -193,8 +251,9 @@ def _nncf_arguments(settings: dict[str, Any]) -> dict[str, Any]:
         kwargs["ignored_scope"] = nncf.IgnoredScope(**settings["ignored_scope"])
     if "smooth_quant_alpha" in settings:
         alpha = settings["smooth_quant_alpha"]
-        kwargs["advanced_parameters"] = AdvancedQuantizationParameters(
-            smooth_quant_alphas=AdvancedSmoothQuantParameters(convolution=alpha, matmul=alpha))
+        advanced["smooth_quant_alphas"] = AdvancedSmoothQuantParameters(convolution=alpha,
+                                                                        matmul=alpha)
+    kwargs["advanced_parameters"] = AdvancedQuantizationParameters(**advanced)
     return kwargs
 
 
@@ -418,6 +477,8 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
             raise HarnessError("--max-accuracy-drop needs trained weights: the accuracy of "
                                "random weights is meaningless")
     options = card_settings(card)
+    choice = isa_choice(config)
+    warn_unvalidated(card, choice["int8_isa"])
     overlap = _validation_overlap(card, config) and config.max_accuracy_drop is not None
     cal = calibration_set(card, config, dataset)
     validation: list[int] = []
@@ -445,6 +506,9 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
     vers = versions()
     settings = {"calibration": cal.identity(), "count": len(cal.indices),
                 "max_accuracy_drop": config.max_accuracy_drop, "validation": validation,
+                # what the ISA changes (the overflow fix), not the ISA: AMX and VNNI runs
+                # share one INT8 model
+                "overflow_fix": choice["overflow_fix"],
                 "fp32_ir_sha256": hashlib.sha256(fp32_xml.with_suffix(".bin").read_bytes()
                                                  ).hexdigest()[:16], **vers}
     if options:  # only when set: cards without settings keep their cache entries
@@ -459,7 +523,7 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
 
         model = ov.Core().read_model(str(fp32_xml))
         calib = nncf.Dataset(cal.indices, lambda i: cal.dataset.load_sample(int(i)))
-        kwargs = _nncf_arguments(options)
+        kwargs = _nncf_arguments(options, choice["overflow_fix"])
         preset = options.get("preset", "performance")
         info: dict[str, Any] = {
             "method": "nncf.quantize" if config.max_accuracy_drop is None
@@ -467,6 +531,8 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
             "preset": preset + (" (symmetric INT8)" if preset == "performance"
                                 else " (symmetric weights, asymmetric activations)"),
             "card_settings": options, "fp32_ir": str(fp32_xml),
+            # the kernels of the run that built it; runs that reuse it record their own
+            "built_for": {**choice, "validated_isas": validated_isas(card)},
             "calibration": {"source": cal.source, "count": len(cal.indices),
                             "list_file": cal.list_file, "list_sha256": cal.list_sha256,
                             "seed": CALIBRATION_SEED if "seeded" in cal.source
@@ -476,7 +542,8 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
             **vers}
         print(f"quantizing {card.name} to INT8 with NNCF ({info['method']}, "
               f"{len(cal.indices)} calibration samples, {cal.source}"
-              + (f"; card settings {json.dumps(options)}" if options else "") + ")...",
+              + (f"; card settings {json.dumps(options)}" if options else "")
+              + f"; overflow fix {choice['overflow_fix']} for {choice['int8_isa']} kernels)...",
               flush=True)
         calls: list[dict[str, Any]] = []
         capture = _LogCapture()
@@ -549,6 +616,9 @@ def run_facts(xml: Path | str, eval_count: int | None) -> dict[str, Any]:
     calibration samples the run also evaluates (it evaluates the first ``eval_count``
     samples of the dataset; None: all)."""
     info = read_info(xml)
+    # the kernels this run computes with (the model may have been built by a run on others)
+    info["run_int8_isa"] = int8_isa()
+    info["run_onednn_max_cpu_isa"] = max_cpu_isa()
     cal = info.get("calibration", {})
     indices = cal.get("indices") or []
     if cal.get("source") == "synthetic":
