@@ -127,3 +127,16 @@ def test_mobilenet_int8_passes_the_gate_under_each_isa(cap, mobilenet_reference,
     fix = "first_layer_only" if isa in system.VNNI_ISAS else "enable"
     assert m["quantization"]["built_for"]["overflow_fix"] == fix
     assert m["accuracy_gate"]["result"] == "PASS", m["accuracy_gate"]
+
+
+def test_a_run_on_kernels_the_card_was_not_validated_on_says_so(capsys):
+    from harness import cards
+
+    card = cards.load("yolox_nano")
+    quantization.warn_unvalidated(card, "AVX2")
+    assert capsys.readouterr().out == ""
+    card.extra["quantization"] = {**card.extra["quantization"], "validated_isas": ["AMX"]}
+    quantization.warn_unvalidated(card, "AVX2")
+    out = capsys.readouterr().out
+    assert out.startswith("WARNING: yolox_nano's INT8 settings were validated on AMX kernels, "
+                          "not on this run's AVX2") and "check the accuracy gate" in out
