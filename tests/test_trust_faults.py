@@ -1,0 +1,100 @@
+"""Faults a result must survive (issue 21): a launcher killed under its run, a KServe server
+that stops answering, an interrupted or damaged optimize study, and bad input of the
+workflows (refused in one line, exit status 2, before anything runs or is written).
+
+Every case is real: real ``harness`` processes, signals, a real server on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import ROOT, manifest, run_cli, run_dirs
+
+MODEL = ["--model", "mobilenet_v2_quant"]
+
+
+def _gone(pid: int) -> bool:
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: the command ended first (status {proc.returncode})")
+        time.sleep(0.2)
+    pytest.fail(f"{what}: not within {timeout} s")
+
+
+# --- 4. a killed launcher ends its run ------------------------------------------------------
+
+def test_a_killed_launcher_ends_its_run_marked_interrupted(tmp_path, mobilenet_tflite):
+    tmp = tmp_path / "tmp"  # the launch folders of this test only
+    tmp.mkdir()
+    results = tmp_path / "results"
+    log = open(tmp_path / "harness.log", "w")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", *MODEL, "--launcher", "process",
+         "--count", "64", "--duration-ms", "20000", "--results-dir", str(results)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TMPDIR": str(tmp)},
+        start_new_session=True)
+    try:
+        run_dir = _wait(lambda: (run_dirs(results) or [None])[0], 240, "the run directory",
+                        parent)
+        m = manifest(run_dir)
+        assert m["status"] == "incomplete"
+        child = m["pid"]  # the process running the LoadGen test
+        assert child != parent.pid and psutil.pid_exists(child)
+        assert list(tmp.glob(f"harness-launch-{parent.pid}-*"))
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        _wait(lambda: _gone(child), 20, "the run's process ending with its launcher")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        try:
+            os.killpg(parent.pid, signal.SIGKILL)  # whatever is left of this test
+        except ProcessLookupError:
+            pass
+    m = manifest(run_dir)
+    assert m["status"] == "interrupted", m["status"]
+    assert f"pid {parent.pid}" in m["error"] and "ended" in m["error"]
+    assert m.get("result") is None
+    assert not list(tmp.glob("harness-launch-*"))  # the child removed its launch folder
+
+
+def test_a_launch_folder_left_by_a_dead_launcher_is_removed():
+    """The folder of a launcher killed before its child started (nobody else removes it)
+    goes at the next launch; a live launcher's folder stays."""
+    from harness.launchers import process
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    root = Path(process.tempfile.gettempdir())
+    stale = root / f"{process.FOLDER_PREFIX}{dead}-test"
+    live = root / f"{process.FOLDER_PREFIX}{os.getpid()}-test"
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "job.json").write_text("{}")
+    try:
+        removed = process.remove_stale_folders()
+        assert stale in removed and not stale.exists()
+        assert live.exists()
+    finally:
+        for folder in (stale, live):
+            if folder.exists():
+                (folder / "job.json").unlink()
+                folder.rmdir()
