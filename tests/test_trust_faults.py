@@ -98,3 +98,58 @@ def test_a_launch_folder_left_by_a_dead_launcher_is_removed():
             if folder.exists():
                 (folder / "job.json").unlink()
                 folder.rmdir()
+
+
+# --- 5. a KServe server that stops answering ------------------------------------------------
+
+def test_a_server_that_stops_answering_fails_the_run_fast(tmp_path, mobilenet_tflite):
+    from harness import cards
+    from harness.backends.kserve.backend import KServeBackend
+    from harness.backends.kserve.config import KServeConfig
+    from harness.errors import HarnessError
+    from test_kserve import Server
+
+    srv = Server()
+    try:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "harness", "run", *MODEL, "--backend", "kserve",
+             "--endpoint", srv.endpoint, "--timeout-s", "2", "--count", "64", "--scenario",
+             "Offline", "--duration-ms", "20000", "--results-dir", str(tmp_path)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _wait(lambda: run_dirs(tmp_path) and (run_dirs(tmp_path)[0] / "mlperf_log_detail.txt"
+                                              ).exists(), 240, "LoadGen's start", run)
+        time.sleep(1.0)  # LoadGen has issued its query; the samples are on their way
+        os.killpg(srv.proc.pid, signal.SIGSTOP)  # frozen, not closed: no answer, no error
+        stopped = time.time()
+        _, err = run.communicate(timeout=600)
+        took = time.time() - stopped
+        # the server still frozen: the checks before a run honour --timeout-s
+        backend = KServeBackend()
+        t0 = time.time()
+        with pytest.raises(HarnessError, match="did not answer within --timeout-s 2 s"):
+            backend.load(cards.load("mobilenet_v2_quant"), None,
+                         KServeConfig(endpoint=srv.endpoint, timeout_s=2.0))
+        ready_took = time.time() - t0
+    finally:
+        if srv.proc.poll() is None:
+            os.killpg(srv.proc.pid, signal.SIGCONT)
+        srv.stop(signal.SIGKILL)
+    # thousands of samples were queued; each waiting its own 2 s would take many minutes
+    print(f"froze: run ended {took:.1f} s later; readiness {ready_took:.1f} s; {err[-400:]}")
+    assert took < 30, f"{took:.0f} s after the server froze"
+    assert 1.5 < ready_took < 6, ready_took
+    assert run.returncode == 2 and "Traceback" not in err, err[-2000:]
+    assert "stopped answering" in err
+    (d,) = run_dirs(tmp_path)
+    m = manifest(d)
+    assert m["status"] == "failed"
+    assert "stopped answering" in m["error"] and "--timeout-s 2 s" in m["error"]
+    res = m["result"]
+    assert res["validity"] == "INVALID" and res["inference_errors"] > 0
+    log = {}
+    for line in (d / "mlperf_log_detail.txt").read_text().splitlines():
+        if line.startswith(":::MLLOG "):
+            e = json.loads(line[9:])
+            log[e["key"]] = e["value"]
+    # LoadGen got an answer for every sample it issued (empty for the failed ones)
+    assert res["samples_answered"] == log["generated_samples_per_query"]
