@@ -153,3 +153,68 @@ def test_a_server_that_stops_answering_fails_the_run_fast(tmp_path, mobilenet_tf
             log[e["key"]] = e["value"]
     # LoadGen got an answer for every sample it issued (empty for the failed ones)
     assert res["samples_answered"] == log["generated_samples_per_query"]
+
+
+# --- 7. an interrupted optimize, a damaged journal ------------------------------------------
+
+def _optimize_args(results: Path, duration_ms: int) -> list[str]:
+    """A speed-only search of one point (the default hint's), one trial."""
+    return ["optimize", "--models", MODEL[1], "--trials", "1",
+            "--duration-ms", str(duration_ms), "--precisions", "fp32", "--streams", "auto",
+            "--threads", "auto", "--nireq-per-stream", "2", "--hints", "THROUGHPUT",
+            "--batches", "1", "--baseline-rounds", "0", "--study", "faults",
+            "--results-dir", str(results), "--system", "box"]
+
+
+def _ctrl_c_ready():
+    os.setsid()  # its own process group, which Ctrl-C signals as a terminal would
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # not ignored as under nohup
+
+
+def test_ctrl_c_in_optimize_and_a_damaged_journal_resume(tmp_path, mobilenet_tflite):
+    import optuna
+
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "harness",
+                             *_optimize_args(results, 20000)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=_ctrl_c_ready)
+    try:
+        # the first trial's LoadGen run is under way
+        _wait(lambda: any((d / "mlperf_log_detail.txt").exists() for d in run_dirs(results)),
+              300, "the first trial's run", proc)
+        time.sleep(1.0)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, err[-3000:]
+    assert [line for line in err.splitlines() if line.strip()] == [
+        "interrupted; 0 trials done, resume with the same command"], err
+    root = results / "box" / "optimize"
+    assert not list(root.glob("*/trials.json"))  # no outputs of a search not done
+    journal = root / "faults.journal"
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(journal)))
+    (trial,) = optuna.load_study(study_name="faults", storage=storage).trials
+    assert trial.state == optuna.trial.TrialState.PRUNED and trial.user_attrs["interrupted"]
+    (run,) = [d for d in run_dirs(results) if manifest(d)["status"] != "complete"]
+    assert manifest(run)["status"] == "interrupted"
+
+    # a write cut short: the journal's last line has no end
+    intact = journal.read_bytes()
+    journal.write_bytes(intact + b'{"op_code": 6, "worker_id": "cut-sh')
+    proc = run_cli(*_optimize_args(results, 800), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert "ended in 1 damaged line(s)" in proc.stdout
+    (kept,) = root.glob("faults.journal.damaged-*")
+    assert kept.read_bytes().startswith(intact) and len(kept.read_bytes()) > len(intact)
+    (trials_file,) = root.glob("*/trials.json")
+    trials = json.loads(trials_file.read_text())
+    # the interrupted trial did not count toward --trials 1: its point was measured now
+    assert [t["state"] for t in trials] == ["INTERRUPTED", "COMPLETE"], trials
+    assert trials[1]["params"] == trials[0]["params"] and trials[1]["score"] > 0
