@@ -218,3 +218,91 @@ def test_ctrl_c_in_optimize_and_a_damaged_journal_resume(tmp_path, mobilenet_tfl
     # the interrupted trial did not count toward --trials 1: its point was measured now
     assert [t["state"] for t in trials] == ["INTERRUPTED", "COMPLETE"], trials
     assert trials[1]["params"] == trials[0]["params"] and trials[1]["score"] > 0
+
+
+# --- bad input of the workflows: one line, exit 2, before anything runs -----------------------
+
+def _refused(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """The one ``error:`` line of a command refused for bad input."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert lines[0].startswith("error: ") and "Traceback" not in proc.stdout
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("keep me\n")
+    results = tmp_path / "results"
+    for args, flag in (
+            (["report", str(tmp_path), "--out", str(afile)], "--out"),
+            (["report", str(tmp_path), "--out", str(afile / "sub")], "--out"),
+            (["compare", "--out", str(afile), "--results-dir", str(results)], "--out"),
+            (["submission", "--submitter", "Org", "--system", "box", "--results-dir",
+              str(results), "-o", str(afile)], "-o/--output"),
+            (["prepare-submission", "--models", "mobilenet_v2_quant", "--accuracy-dataset",
+              str(tmp_path), "--results-dir", str(results), "-o", str(afile)],
+             "-o/--output")):
+        _refused(run_cli(*args, timeout=300), flag, str(afile), "not a folder")
+        assert afile.read_text() == "keep me\n" and not results.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_prepare_submission_refuses_an_existing_tree_before_running(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "open" / "Org").mkdir(parents=True)
+    proc = run_cli("prepare-submission", "--models", "mobilenet_v2_quant", "--submitter", "Org",
+                   "--accuracy-dataset", str(tmp_path), "--results-dir",
+                   str(tmp_path / "results"), "-o", str(tree), timeout=300)
+    _refused(proc, "already exists")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_sweep_checks_every_model_and_dataset_before_any_point_runs(tmp_path,
+                                                                     imagenet_sample):
+    results = tmp_path / "results"
+    proc = run_cli("sweep", "--model", "mobilenet_v2_quant,no_such_model", "--count", "16",
+                   "--duration-ms", "300", "--results-dir", str(results), timeout=300)
+    _refused(proc, "model=no_such_model", "unknown model 'no_such_model'")
+    # the detector's point cannot read an ImageNet folder as COCO: refused before the
+    # classifier's point runs
+    proc = run_cli("sweep", "--model", "mobilenet_v2_quant,yolox_nano", "--dataset",
+                   str(imagenet_sample), "--count", "16", "--duration-ms", "300",
+                   "--results-dir", str(results), timeout=300)
+    _refused(proc, "model=yolox_nano", "annotation")
+    proc = run_cli("sweep", "--model", "mobilenet_v2_quant", "--dataset",
+                   str(tmp_path / "missing"), "--results-dir", str(results), timeout=300)
+    _refused(proc, "does not exist")
+    assert not results.exists()
+
+
+def test_a_config_of_a_newer_schema_version_is_refused(tmp_path):
+    from harness.run.report import SCHEMA_VERSION
+
+    newer = tmp_path / "run.json"
+    newer.write_text(json.dumps({"schema_version": SCHEMA_VERSION + 1, "status": "complete",
+                                 "config": {"model": {"name": "mobilenet_v2_quant"}}}))
+    results = tmp_path / "results"
+    proc = run_cli("run", "--config", str(newer), "--results-dir", str(results), timeout=300)
+    _refused(proc, f"schema_version {SCHEMA_VERSION + 1}", "does not know")
+    assert not results.exists()
+
+
+def test_compliance_of_an_unknown_model_writes_nothing(tmp_path, mobilenet_tflite):
+    results = tmp_path / "results"
+    proc = run_cli("run", *MODEL, "--count", "32", "--duration-ms", "500", "--results-dir",
+                   str(results), timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = run_dirs(results)
+    # a run of a card this harness does not have (a newer harness's, or one renamed)
+    m = manifest(run)
+    m["config"]["model"]["name"] = "retired_model"
+    m["result"]["validity"] = "VALID"  # a VALID reference: only the model is wrong
+    (run / "run.json").write_text(json.dumps(m))
+    before = sorted(p for p in results.rglob("*"))
+    proc = run_cli("compliance", str(run), "--tests", "TEST04", "--duration-ms", "500",
+                   timeout=300)
+    _refused(proc, "unknown model 'retired_model'")
+    assert sorted(p for p in results.rglob("*")) == before  # no compliance/ folder
