@@ -47,9 +47,10 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
 
 def _cmd_run(args) -> int:
     from . import launchers, scenarios
+    from .run.report import replay_config
     from .workflows.reference import measure
 
-    base = run_config.RunConfig.from_file(args.config) if args.config else None
+    base = replay_config(args.config) if args.config else None
     cfg = run_config.from_arguments(args, base)
     report = measure(cfg, launchers.from_config(cfg.launcher), sys.argv)
     label = report.label()

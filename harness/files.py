@@ -61,6 +61,27 @@ def remove_stale_temps(folder: Path | str) -> list[Path]:
     return removed
 
 
+def check_folder_argument(path: Path | str, flag: str) -> Path:
+    """Check that a command's output folder option can name a folder: neither it nor any
+    folder above it is an existing file. Called before anything runs.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        HarnessError: ``path``, or a folder above it, is a file (naming which and ``flag``).
+    """
+    path = Path(path)
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                what = "names a file" if p == path else f"{p} is a file"
+                raise HarnessError(f"{flag} {path}: {what}, not a folder; give the folder "
+                                   f"to write into")
+            break
+    return path
+
+
 def room_problem(folder: Path | str) -> str | None:
     """Why files in ``folder`` may not get written, in words, or None: the disk holding it
     is full (less than 1 MiB free), or a file size limit (``ulimit -f``) applies."""

@@ -7,16 +7,26 @@ the end (complete, failed with the error, or interrupted). The report comes from
 directory's ``run.json``; nothing is parsed from the child's printed output (the pattern of
 optimum-benchmark's process launcher, with files instead of a pipe so a crashed child still
 leaves what it knew).
+
+A child ends with its parent: if the process that launched it dies (SIGKILL, a crash) the
+child gets SIGTERM (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a thread watching the
+parent), marks its run ``interrupted`` and removes its temporary launch folder
+(``$TMPDIR/harness-launch-<parent pid>-*``); the next launch also removes the folders of
+launchers that are gone.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +37,17 @@ from ..run import benchmark
 from ..run import report as report_mod
 from ..run.config import RunConfig
 from ..run.report import RunFailed, RunReport
+from ..system import process_exists
 from .base import Launcher
 
 #: Lines of a captured child's output quoted in the error of a failed run.
 TAIL_LINES = 5
+#: The temporary launch folders: ``<prefix><launcher's pid>-<random>`` in ``$TMPDIR``.
+FOLDER_PREFIX = "harness-launch-"
+#: ``prctl`` option: the signal a process gets when its parent ends (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+#: Where ``prctl`` is missing, how often (s) a child checks that its parent still exists.
+WATCH_PARENT_S = 1.0
 
 
 class ProcessLauncher(Launcher):
@@ -63,13 +80,14 @@ class ProcessLauncher(Launcher):
                 interrupted first).
         """
         cpus = system.check_cpus(config.launcher.cores) if config.launcher.cores else None
-        with tempfile.TemporaryDirectory(prefix="harness-launch-") as tmp:
+        remove_stale_folders()
+        with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-") as tmp:
             job, outcome_path, log_path = (Path(tmp) / n for n in
                                            ("job.json", "outcome.json", "output.log"))
             write_json_atomic(job, {"config": config.to_dict(),
                                     "command": list(command or sys.argv)})
             argv = [sys.executable, "-m", "harness.launchers.process", str(job),
-                    str(outcome_path)]
+                    str(outcome_path), str(os.getpid())]
             with open(log_path, "w") as log:
                 proc = subprocess.Popen(
                     argv, cwd=self.cwd, env={**os.environ, **self.env},
@@ -84,6 +102,27 @@ class ProcessLauncher(Launcher):
             outcome = _read_outcome(outcome_path)
             tail = _tail(log_path) if self.capture else ""
         return _result(outcome, rc, tail, config)
+
+
+def remove_stale_folders() -> list[Path]:
+    """Remove the temporary launch folders (``$TMPDIR/harness-launch-<pid>-*``) whose
+    launcher process no longer exists (killed with SIGKILL: no ``finally`` ran).
+
+    Returns:
+        The folders removed; one that cannot be removed is skipped.
+    """
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*"):
+        pid = folder.name[len(FOLDER_PREFIX):].split("-")[0]
+        if not pid.isdigit() or process_exists(int(pid)) or not folder.is_dir() \
+                or folder.is_symlink():
+            continue
+        try:
+            shutil.rmtree(folder)
+            removed.append(folder)
+        except OSError:
+            continue
+    return removed
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -148,20 +187,67 @@ def _result(outcome: dict[str, Any], rc: int, tail: str, config: RunConfig) -> R
 
 # --- the child ----------------------------------------------------------------------------
 
-def child(job_path: str, outcome_path: str) -> int:
+def _parent_gone(parent_pid: int) -> bool:
+    """True when the launcher that started this process has ended (this process was handed
+    to another parent)."""
+    return os.getppid() != parent_pid
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """Make the end of the launcher process ``parent_pid`` a SIGTERM to this process.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGTERM)``, then a check that the parent has not ended
+    already (before the ``prctl``); elsewhere a daemon thread checks every
+    :data:`WATCH_PARENT_S` seconds. SIGTERM becomes ``KeyboardInterrupt`` here (and in
+    :func:`harness.run.benchmark.run`), so the run is marked interrupted.
+    """
+    signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(
+                PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if not armed:
+        def watch() -> None:
+            while not _parent_gone(parent_pid):
+                time.sleep(WATCH_PARENT_S)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+    elif _parent_gone(parent_pid):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _sigterm_to_interrupt(*_):
+    raise KeyboardInterrupt()
+
+
+def child(job_path: str, outcome_path: str, parent_pid: int | None = None) -> int:
     """Run the job's config in this (fresh) process; write the outcome file.
+
+    Args:
+        parent_pid: the launcher's process id: when it ends, so does this run (marked
+            interrupted, the launch folder removed; :func:`end_with_parent`).
 
     Returns:
         The exit status: 0 complete, the error's status otherwise (130 interrupted).
     """
-    job = json.loads(Path(job_path).read_text())
+    if parent_pid is not None:
+        end_with_parent(parent_pid)
     outcome: dict[str, Any] = {}
 
     def write(**fields) -> None:
         outcome.update(fields)
-        write_json_atomic(Path(outcome_path), outcome)
+        try:
+            write_json_atomic(Path(outcome_path), outcome)
+        except (OSError, HarnessError):
+            if parent_pid is None or not _parent_gone(parent_pid):
+                raise  # nobody reads it once the launcher has ended
 
     try:
+        job = json.loads(Path(job_path).read_text())
         config = RunConfig.from_dict(job["config"])
         report = benchmark.run(config, job.get("command"),
                                on_start=lambda r: write(run_dir=r.run_dir))
@@ -175,12 +261,32 @@ def child(job_path: str, outcome_path: str) -> int:
     except KeyboardInterrupt:
         write(end="interrupted")
         return 130
-    write(run_dir=report.run_dir, end="complete")
-    return 0
+    else:
+        write(run_dir=report.run_dir, end="complete")
+        return 0
+    finally:
+        if parent_pid is not None and _parent_gone(parent_pid):
+            _orphaned(Path(job_path).parent, outcome.get("run_dir"), parent_pid)
+
+
+def _orphaned(folder: Path, run_dir: str | None, parent_pid: int) -> None:
+    """The launcher ended before this run: say so in an interrupted run's report, and
+    remove the launch folder (nobody reads it any more)."""
+    try:
+        if run_dir:
+            report = report_mod.read(run_dir)
+            if report.status == report_mod.STATUS_INTERRUPTED:
+                report.error = (f"interrupted: the process that launched it (pid {parent_pid}) "
+                                f"ended")
+                report.write()
+    except HarnessError:
+        pass
+    if folder.name.startswith(FOLDER_PREFIX):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    status = child(sys.argv[1], sys.argv[2])
+    status = child(sys.argv[1], sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
     sys.stdout.flush()
     sys.stderr.flush()
     # LoadGen's threads may still be inside C++ after an interrupted test; a normal

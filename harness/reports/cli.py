@@ -28,8 +28,10 @@ def main(args) -> int:
     """Build the report; prints where it is and the runs with problems."""
     from tqdm import tqdm
 
+    from ..files import check_folder_argument
     from . import markdown  # imported on use: matplotlib loads slowly
 
+    check_folder_argument(args.out, "--out")
     formats = tuple(f.strip() for f in args.formats.split(",") if f.strip())
     report = markdown.write_report([Path(r) for r in args.roots], Path(args.out),
                                    baseline=args.baseline, config_model=args.config_model,

@@ -289,6 +289,28 @@ def read(run_dir: Path | str) -> RunReport:
     return RunReport.from_dict(data, str(path))
 
 
+def replay_config(path: Path | str) -> RunConfig:
+    """The config ``harness run --config PATH`` starts from: a config file, or the
+    ``config`` of an earlier run's ``run.json`` (:meth:`RunConfig.from_file`), refusing a
+    ``run.json`` of a ``schema_version`` this harness does not know (a newer harness wrote
+    it: its config may mean what this one cannot run).
+
+    Raises:
+        HarnessError: unreadable file, not a run config, or an unknown ``schema_version``.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = None  # RunConfig.from_file says what is wrong
+    if isinstance(data, dict) and "schema_version" in data \
+            and data["schema_version"] != SCHEMA_VERSION:
+        raise HarnessError(f"--config {path}: a run.json of schema_version "
+                           f"{data['schema_version']!r}, which this harness does not know (it "
+                           f"reads {SCHEMA_VERSION}); replay it with the harness version that "
+                           f"wrote it")
+    return RunConfig.from_file(path)
+
+
 def iter_reports(root: Path | str) -> Iterator[tuple[Path, RunReport | UnreadableReport]]:
     """``(run_dir, report)`` for every ``run.json`` below ``root``; an unreadable one yields
     its :class:`UnreadableReport` instead, so listings go on and can name it."""

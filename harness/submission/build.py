@@ -46,6 +46,7 @@ from typing import Any
 
 from .. import scenarios
 from ..errors import HarnessError
+from ..files import check_folder_argument
 from ..run import report as report_mod
 from ..run.config import to_arguments
 from ..run.report import RunReport
@@ -546,7 +547,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    out = Path(args.output)
+    out = check_folder_argument(args.output, "-o/--output")
     root, files, _ = build(
         [Path(p) for p in (args.runs or [args.results_dir])], out, args.submitter,
         args.system, Path(args.system_file) if args.system_file else None, args.division,

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import HarnessError
+from ..files import check_folder_argument
 from ..launchers import for_many
 from ..run import config as run_config
 from . import find_peak, sweep
@@ -61,6 +62,8 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     if args.duration_ms < 1:
         raise HarnessError(f"--duration-ms: {args.duration_ms} must be at least 1")
+    check_folder_argument(args.out, "--out")
+    check_folder_argument(args.results_dir, "--results-dir")
     launcher = for_many("process", capture=True)
     plan = points(args.results_dir, args.duration_ms, args.dataset)
     print(f"compare: {len(plan)} runs and a Server peak search into {args.results_dir}")

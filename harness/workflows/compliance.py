@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import scenarios
+from .. import cards, scenarios
 from ..errors import HarnessError
 from ..files import write_json_atomic
 from ..launchers import Launcher, for_many
@@ -264,6 +264,46 @@ def _reference(perf_run: Path) -> RunReport:
     return ref
 
 
+def check_test(test: str, perf_run: Path, accuracy_run: Path | None = None
+               ) -> tuple[RunReport, Path, Path | None, RunReport | None]:
+    """Check what a compliance test needs, writing nothing: a known test, a VALID complete
+    performance run of a model this harness knows, the test's audit.config for its
+    benchmark, and TEST01's accuracy run.
+
+    Returns:
+        ``(reference report, audit.config path, accuracy run or None, its report or
+        None)``.
+
+    Raises:
+        HarnessError: what is missing or unusable, and how to get it.
+    """
+    perf_run = Path(perf_run).resolve()
+    ref = _reference(perf_run)
+    audit = audit_config_path(test, ref.card.get("benchmark", ""))
+    cfg = ref.config
+    try:
+        cards.load(cfg.model.name)
+    except HarnessError as exc:
+        raise HarnessError(f"{perf_run}: its audit run cannot be made: {exc}") from None
+    if test != "TEST01":
+        return ref, audit, None, None
+    scenario_dir = perf_run.parent.parent
+    accuracy_run = accuracy_run or latest_accuracy_run(scenario_dir / "accuracy")
+    if accuracy_run is None or not (Path(accuracy_run) / "mlperf_log_accuracy.json"
+                                    ).is_file():
+        raise HarnessError(
+            f"TEST01 needs an accuracy run of {cfg.label()}: none under "
+            f"{scenario_dir / 'accuracy'}. Make one: harness run --model {cfg.model.name} "
+            f"--precision {cfg.precision} --scenario {cfg.scenario.name} --mode accuracy "
+            f"--dataset DATASET")
+    accuracy_run = Path(accuracy_run).resolve()
+    try:
+        acc_report = report_mod.read(accuracy_run)
+    except report_mod.UnreadableReport as exc:
+        raise HarnessError(f"TEST01 accuracy run: {exc}") from None
+    return ref, audit, accuracy_run, acc_report
+
+
 def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path | None = None,
              execution: str = "test", duration_ms: int | None = 60000) -> dict[str, Any]:
     """Run one compliance test for a performance run and verify it.
@@ -283,28 +323,16 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
         "config"}``.
 
     Raises:
-        HarnessError: missing or unusable runs, or the audit run fails.
+        HarnessError: missing or unusable runs (:func:`check_test`, before anything is
+            written), or the audit run fails.
     """
     perf_run = Path(perf_run).resolve()
-    ref = _reference(perf_run)
-    audit = audit_config_path(test, ref.card.get("benchmark", ""))
+    ref, audit, accuracy_run, acc_report = check_test(test, perf_run, accuracy_run)
     cfg = ref.config.with_absolute_paths(ref.cwd or ".")
     scenario = scenarios.get(cfg.scenario.name)
     scenario_dir = perf_run.parent.parent
-    acc_report = None
-    data = cfg.data
-    if test == "TEST01":
-        accuracy_run = accuracy_run or latest_accuracy_run(scenario_dir / "accuracy")
-        if accuracy_run is None or not (Path(accuracy_run) / "mlperf_log_accuracy.json"
-                                        ).is_file():
-            raise HarnessError(
-                f"TEST01 needs an accuracy run of {cfg.label()}: none under "
-                f"{scenario_dir / 'accuracy'}. Make one: harness run --model {cfg.model.name} "
-                f"--precision {cfg.precision} --scenario {cfg.scenario.name} --mode accuracy "
-                f"--dataset DATASET")
-        accuracy_run = Path(accuracy_run).resolve()
-        acc_report = report_mod.read(accuracy_run)
-        data = acc_report.config.with_absolute_paths(acc_report.cwd or ".").data
+    data = cfg.data if acc_report is None else \
+        acc_report.config.with_absolute_paths(acc_report.cwd or ".").data
     out = scenario_dir / "compliance" / test / datetime.now(timezone.utc).strftime(
         "%Y%m%dT%H%M%SZ")
     out.mkdir(parents=True, exist_ok=False)
@@ -377,6 +405,9 @@ def main(args) -> int:
             audit_config_path(t, "")
     if args.duration_ms < 1:
         raise HarnessError(f"--duration-ms: {args.duration_ms} must be at least 1")
+    for run_dir in args.runs:  # every test can run before any is started
+        for t in tests:
+            check_test(t, Path(run_dir), args.accuracy_run)
     launcher = for_many(args.launcher, capture=True)
     failed = 0
     for run_dir in args.runs:

@@ -25,7 +25,11 @@ through a launcher:
   Samplers: ``tpe`` (default), ``random``, or ``grid`` (the exhaustive grid over the same
   space, for comparison). The study is kept in the results root
   (``<results>/<system>/optimize/<study>.journal``, an Optuna journal file), so an
-  interrupted search resumes where it stopped when run again.
+  interrupted search resumes where it stopped when run again: Ctrl-C (or SIGTERM) marks the
+  trial under way interrupted (pruned, not counted toward ``--trials``; its point is
+  measured again on resume) and ends with one line and exit status 130; a journal whose
+  last lines were cut or damaged (a write cut short) is resumed from its intact lines, the
+  original kept beside it.
 - **Baselines**, measured side by side with the best configuration at the end (alternating
   rounds): OpenVINO's default THROUGHPUT hint at batch 1 (same model and precision,
   everything else the harness's defaults), and PyTorch eager FP32 where the card has a
@@ -55,7 +59,7 @@ from .. import weights as weights_mod
 from ..backends.openvino.config import NIREQ_PER_STREAM, OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import BatchNotSupported, HarnessError, NoValidServerTarget
-from ..files import write_json_atomic, write_text_atomic
+from ..files import replace_atomically, write_json_atomic, write_text_atomic
 from ..launchers import Launcher, ProcessLauncher, RayLauncher, for_many
 from ..run import config as run_config
 from ..run.config import RunConfig
@@ -162,6 +166,8 @@ class Search:
     #: launcher when the trials go to a cluster; None: ``launcher``
     accuracy_launcher: Launcher | None = None
     accuracy: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Ctrl-C or SIGTERM stopped the search
+    interrupted: bool = False
 
     @property
     def with_accuracy(self) -> bool:
@@ -271,13 +277,26 @@ def invalid_point(space: Space, params: dict[str, Any], unbatchable: list[str]) 
 
 # --- accuracy, once per (model, precision) ----------------------------------------------
 
+def counts(trial) -> bool:
+    """True for a trial that measured its point, which counts toward ``--trials``: complete,
+    failed with a run's error, or pruned by the pruner after its first run. Not: a skipped
+    point, a trial interrupted (Ctrl-C, SIGTERM) or left running by a killed search."""
+    from optuna.trial import TrialState
+
+    attrs = trial.user_attrs
+    if attrs.get("skipped") or attrs.get("interrupted"):
+        return False
+    return (trial.state == TrialState.COMPLETE
+            or (trial.state == TrialState.FAIL and "error" in attrs)
+            or (trial.state == TrialState.PRUNED and bool(trial.intermediate_values)))
+
+
 def measured_before(study, trial, params: dict[str, Any]) -> str | None:
-    """"same point as trial N" when an earlier trial ran ``params`` (complete, pruned or
-    failed), else None: a budget of a few trials is spent on new points, not on repeating
-    one (measured: TPE with accuracy drew the default point 4 times in 11 trials)."""
+    """"same point as trial N" when an earlier trial measured ``params`` (:func:`counts`),
+    else None: a budget of a few trials is spent on new points, not on repeating one
+    (measured: TPE with accuracy drew the default point 4 times in 11 trials)."""
     for t in study.get_trials(deepcopy=False):
-        if t.number < trial.number and t.params == params and not t.user_attrs.get(
-                "skipped") and t.state.is_finished():
+        if t.number < trial.number and t.params == params and counts(t):
             return f"same point as trial {t.number}"
     return None
 
@@ -387,6 +406,18 @@ def objective(search: Search, study):
     import optuna  # imported on use: optuna loads slowly, the CLI imports this module
 
     def run_trial(trial) -> Any:
+        try:
+            return measure_trial(trial)
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM (the run is marked interrupted): the trial is pruned and
+            # marked so, not counted toward --trials, its point measured again on resume; the
+            # study stops after it (Optuna would log a KeyboardInterrupt's traceback)
+            search.interrupted = True
+            trial.set_user_attr("interrupted", "Ctrl-C or SIGTERM")
+            study.stop()
+            raise optuna.TrialPruned("interrupted") from None
+
+    def measure_trial(trial) -> Any:
         params = {name: trial.suggest_categorical(name, values)
                   for name, values in search.space.as_dict().items()}
         why = (invalid_point(search.space, params, study.user_attrs.get("unbatchable", []))
@@ -430,6 +461,7 @@ def create_study(search: Search, root: Path):
     opts = search.options
     name = opts.study or "-".join([opts.scenario, *search.space.model,
                                    "acc" if search.with_accuracy else "speed"])
+    repair_journal(root / f"{name}.journal")
     storage = JournalStorage(JournalFileBackend(str(root / f"{name}.journal")))
     direction = OBJECTIVES[opts.scenario][1]
     if opts.sampler == "grid":
@@ -454,8 +486,66 @@ def create_study(search: Search, root: Path):
         for model in search.space.model:
             for precision in search.space.precision:
                 study.enqueue_trial(default_params(search.space, model, precision))
+    requeue_interrupted(study)
     study.set_user_attr("space", search.space.as_dict())
     return study
+
+
+def requeue_interrupted(study) -> None:
+    """Enqueue again the points of trials that were interrupted (or left running by a killed
+    search) and that no trial has measured or waits to measure, so a resumed search measures
+    them (the default hint's points among them)."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    have = [t.params for t in trials if counts(t) or t.state == TrialState.WAITING]
+    for t in trials:
+        lost = t.user_attrs.get("interrupted") or t.state == TrialState.RUNNING
+        if lost and t.params and t.params not in have:
+            study.enqueue_trial(t.params)
+            have.append(t.params)
+
+
+def repair_journal(path: Path) -> None:
+    """Drop the damaged lines at the end of a study journal (a write cut short by a kill or
+    a full disk: no newline, or not JSON), so the study resumes from its intact trials;
+    Optuna would stop at them with a traceback. The original is kept beside it as
+    ``<name>.damaged-<UTC stamp>`` and the command says so. Everything from the first
+    damaged line on is dropped (later lines build on it).
+
+    Raises:
+        HarnessError: the journal cannot be read or rewritten.
+    """
+    if not path.is_file():
+        return
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(f"cannot read the study journal {path}: "
+                           f"{exc.strerror or exc}") from None
+    lines = data.splitlines(keepends=True)
+    intact = 0
+    for line in lines:
+        try:
+            json.loads(line)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            break
+        if not line.endswith(b"\n"):
+            break
+        intact += 1
+    if intact == len(lines):
+        return
+    kept = path.with_name(f"{path.name}.damaged-"
+                          f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}")
+    try:
+        shutil.copy2(path, kept)
+        replace_atomically(path, lambda f: f.write(b"".join(lines[:intact])), binary=True)
+    except (OSError, HarnessError) as exc:
+        raise HarnessError(f"cannot repair the study journal {path}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    print(f"NOTE: the study journal {path} ended in {len(lines) - intact} damaged line(s) "
+          f"(a write cut short): dropped, resuming from the {intact} intact ones; the "
+          f"original is kept as {kept}", flush=True)
 
 
 def select_best(trials: list[dict[str, Any]], scenario: str) -> dict[str, Any] | None:
@@ -479,7 +569,8 @@ def trial_records(study, search: Search) -> list[dict[str, Any]]:
     for t in study.trials:
         acc = t.user_attrs.get("accuracy") or {}
         values = t.values or []
-        state = "SKIPPED" if t.user_attrs.get("skipped") else t.state.name
+        state = ("SKIPPED" if t.user_attrs.get("skipped") else
+                 "INTERRUPTED" if t.user_attrs.get("interrupted") else t.state.name)
         no_valid = (t.user_attrs.get("facts") or {}).get("no_valid_target")
         out.append({"number": t.number, "state": state, "params": t.params,
                     # a Server trial with no VALID target has no score (Optuna was told 0)
@@ -498,11 +589,12 @@ def trial_records(study, search: Search) -> list[dict[str, Any]]:
 
 def trials_to_best(trials: list[dict[str, Any]], scenario: str) -> int | None:
     """How many measured trials the search needed to reach its best (skipped invalid points
-    not counted)."""
+    and interrupted trials not counted)."""
     best = select_best(trials, scenario)
     if best is None:
         return None
-    return sum(1 for t in trials if t["state"] != "SKIPPED" and t["number"] <= best["number"])
+    return sum(1 for t in trials if t["state"] not in ("SKIPPED", "INTERRUPTED")
+               and t["number"] <= best["number"])
 
 
 # --- baselines side by side ---------------------------------------------------------------
@@ -747,16 +839,17 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
     """Run (or resume) the study, measure the baselines, write the outputs.
 
     Returns:
-        ``{"best", "side_by_side", "trials", "out"}``.
+        ``{"best", "side_by_side", "trials", "out", "interrupted", "done"}``; when Ctrl-C
+        or SIGTERM stopped the search (``interrupted``), nothing more was measured or
+        written, and ``done`` is the number of trials that count toward ``--trials``.
     """
     import optuna  # imported on use: optuna loads slowly, the CLI imports this module
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = create_study(search, root)
 
-    def measured(st) -> int:  # trials that ran something (not skipped as invalid points)
-        return sum(1 for t in st.trials if not t.user_attrs.get("skipped")
-                   and t.state.is_finished())
+    def measured(st) -> int:  # trials that count toward --trials
+        return sum(1 for t in st.get_trials(deepcopy=False) if counts(t))
 
     done = measured(study)
     if done:
@@ -766,7 +859,7 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
               "accuracy, no 99% gate)", flush=True)
 
     def progress(st, frozen) -> None:
-        if frozen.user_attrs.get("skipped"):
+        if frozen.user_attrs.get("skipped") or frozen.user_attrs.get("interrupted"):
             return
         values = frozen.values or []
         print(f"trial {frozen.number}: {frozen.state.name} {frozen.params} "
@@ -777,17 +870,25 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
     if done < search.options.trials:
         # invalid points (invalid_point) are skipped at once and not counted;
         # the cap only guards against a space made of them
-        study.optimize(objective(search, study),
-                       n_trials=20 * search.options.trials + search.space.size(),
-                       timeout=search.options.time_budget_s, n_jobs=search.options.parallel,
-                       catch=(HarnessError,), callbacks=[progress])
+        try:
+            study.optimize(objective(search, study),
+                           n_trials=20 * search.options.trials + search.space.size(),
+                           timeout=search.options.time_budget_s,
+                           n_jobs=search.options.parallel, catch=(HarnessError,),
+                           callbacks=[progress])
+        except KeyboardInterrupt:  # outside a trial (between trials, in Optuna's own code)
+            search.interrupted = True
+    if search.interrupted:
+        return {"best": None, "side_by_side": None, "trials": [], "out": search.out,
+                "interrupted": True, "done": measured(study)}
     trials = trial_records(study, search)
     best = select_best(trials, search.options.scenario)
     side = None
     if best is not None and search.options.baseline_rounds:
         side = baselines(search, RunConfig.from_dict(best["config"]))
     write_outputs(search, trials, best, side)
-    return {"best": best, "side_by_side": side, "trials": trials, "out": search.out}
+    return {"best": best, "side_by_side": side, "trials": trials, "out": search.out,
+            "interrupted": False, "done": measured(study)}
 
 
 def _ints(flag: str, values: list[str], auto: bool = False) -> list[int | str]:
@@ -901,7 +1002,18 @@ def main(args) -> int:
                     calibration_count=args.calibration_count,
                     accuracy_launcher=accuracy_launcher)
     t0 = time.monotonic()
-    result = run_search(search, root)
+    try:
+        result = run_search(search, root)
+    except KeyboardInterrupt:  # while creating the study or measuring the baselines
+        result = {"interrupted": True, "done": None}
+    if result["interrupted"]:
+        try:
+            out.rmdir()  # nothing was written into it
+        except OSError:
+            pass
+        done = "" if result["done"] is None else f"{result['done']} trials done, "
+        print(f"interrupted; {done}resume with the same command", file=sys.stderr, flush=True)
+        return 130
     best, side = result["best"], result["side_by_side"]
     print(f"optimize: {len(result['trials'])} trials in {time.monotonic() - t0:.0f} s; "
           f"outputs in {out}")

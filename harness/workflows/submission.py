@@ -34,6 +34,7 @@ from pathlib import Path
 
 from .. import cards, scenarios, system
 from ..errors import HarnessError, NoValidServerTarget
+from ..files import check_folder_argument
 from ..launchers import Launcher, for_many
 from ..run import config as run_config
 from ..run.config import RunConfig
@@ -304,6 +305,11 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
+    if args.output:  # checked before hours of runs, not when the tree is built at the end
+        root = check_folder_argument(args.output, "-o/--output") / "open" / args.submitter
+        if root.exists():  # the open division: what prepare() builds
+            raise HarnessError(f"{root} already exists; choose a new -o folder (an existing "
+                               f"submission is never overwritten)")
     given = run_config.given(args, exclude=_OWN)
     given.setdefault("--execution", "valid")
     base = run_config.from_arguments(given)

@@ -6,8 +6,10 @@ The grid axes take several values (``1,2`` or ``1 2``; ``--cores`` takes one CPU
 value); every other ``harness run`` option applies to all points. Each point is one
 :class:`RunConfig` started through the launcher (a fresh process per run; a point with
 ``--cores`` is pinned to those CPUs, like ``taskset -c``), and its report records the
-configuration, so it is part of each run's identity in ``harness report``. A failed point
-does not stop the sweep; the exit status is 1 when any point failed.
+configuration, so it is part of each run's identity in ``harness report``. Every point's
+model and dataset are checked before the first point runs (one bad value of a list is
+refused at once, not after the points before it ran). A failed point does not stop the
+sweep; the exit status is 1 when any point failed.
 
 ``--launcher ray [--address HOST:PORT]`` runs the points on the nodes of a Ray cluster, as
 many at once as the nodes offer ``bench_slot`` resources (one benchmark per node), and each
@@ -22,7 +24,8 @@ import itertools
 import shlex
 from typing import Any
 
-from .. import system
+from .. import cards, system
+from ..datasets import open_dataset
 from ..errors import HarnessError
 from ..launchers import Launcher, from_config
 from ..run import config as run_config
@@ -72,11 +75,33 @@ def grid(args) -> list[dict[str, Any]]:
     return points
 
 
+def label(point: dict[str, Any]) -> str:
+    """A grid point in words: ``model=resnet50 streams=2`` (``defaults`` for none)."""
+    return " ".join(f"{k.lstrip('-')}={v}" for k, v in point.items()) or "defaults"
+
+
+def check_inputs(point: dict[str, Any], cfg: RunConfig) -> None:
+    """Check what a point names beyond its config's own checks, before any point runs: its
+    model card exists and its dataset folder can be read (as the run will; nothing is
+    preprocessed).
+
+    Raises:
+        HarnessError: an unknown model or an unusable dataset, naming the point.
+    """
+    try:
+        card = cards.load(cfg.model.name)
+        if cfg.data.dataset:
+            open_dataset(card, cfg.data.dataset, cfg.data.count, synthetic_count=1)
+    except HarnessError as exc:
+        raise HarnessError(f"sweep point {label(point)}: {exc} (nothing was run)") from None
+
+
 def configs(args) -> list[tuple[dict[str, Any], RunConfig]]:
     """Each grid point and its config (the shared options plus the point's values).
 
     Raises:
-        HarnessError: a point whose config is invalid, or CPUs this machine lacks.
+        HarnessError: a point whose config is invalid, names an unknown model or an
+            unusable dataset (:func:`check_inputs`), or CPUs this machine lacks.
     """
     shared = run_config.given(args, exclude=AXES)
     if getattr(args, "run_args", ""):
@@ -88,6 +113,8 @@ def configs(args) -> list[tuple[dict[str, Any], RunConfig]]:
         cfg = run_config.from_arguments({**shared, **point})
         if point.get("--cores") and cfg.launcher.name != "ray":  # a node checks its own
             system.check_cpus(point["--cores"])
+        if cfg.launcher.name != "ray":  # a node's datasets are its own
+            check_inputs(point, cfg)
         out.append((point, cfg))
     return out
 
@@ -98,8 +125,7 @@ def run_points(points: list[tuple[dict[str, Any], RunConfig]], launcher: Launche
     ``[(label, error)]`` of the points that failed."""
     from tqdm import tqdm
 
-    labels = [" ".join(f"{k.lstrip('-')}={v}" for k, v in point.items()) or "defaults"
-              for point, _ in points]
+    labels = [label(point) for point, _ in points]
     failed = []
     with tqdm(total=len(points), desc="sweep", unit="run") as bar:
         for index, outcome in launcher.launch_many(

@@ -13,12 +13,16 @@ Before a run, :meth:`KServeBackend.load` checks that the server is live, the mod
 and that the model's input and output metadata (names, shapes, datatypes) fit the card. A
 request that fails (the server died, a timeout) calls back with the error: the SUT answers
 the sample with an empty response and counts the failure, so LoadGen never hangs and the run
-is marked failed with the reason.
+is marked failed with the reason. A server that stops answering (frozen, not closed) fails
+fast: after the first request that gets no answer within ``--timeout-s``, every later and
+queued sample is answered as failed at once instead of each waiting its own timeout
+(:attr:`KServeBackend.stalled`). The checks before a run honour ``--timeout-s`` too.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -59,6 +63,8 @@ class KServeBackend(Backend):
         self._pending = 0
         self._pool: ThreadPoolExecutor | None = None
         self._local = threading.local()
+        #: Why the server is taken as stalled (a request timed out), or None.
+        self.stalled: str | None = None
 
     # --- connection -----------------------------------------------------------------------
     def _new_client(self):
@@ -81,17 +87,29 @@ class KServeBackend(Backend):
         self.model_name = config.model_name or card.name
         self._client = self._new_client()
         where = f"KServe server {config.protocol}://{config.endpoint}"
+        deadline = time.monotonic() + config.timeout_s
+
+        def within() -> dict[str, float]:  # gRPC: what is left of --timeout-s for all checks
+            if config.protocol != "grpc":
+                return {}  # the HTTP client has --timeout-s as its network timeout
+            return {"client_timeout": max(0.001, deadline - time.monotonic())}
+
         try:
-            if not self._client.is_server_live():
+            if not self._client.is_server_live(**within()):
                 raise HarnessError(f"{where} is not live")
-            self.server = self._as_dict(self._client.get_server_metadata())
-            if not self._client.is_model_ready(self.model_name):
+            self.server = self._as_dict(self._client.get_server_metadata(**within()))
+            if not self._client.is_model_ready(self.model_name, **within()):
                 raise HarnessError(f"{where} has no ready model '{self.model_name}'; give its "
                                    f"name with --model-name")
-            self.metadata = self._as_dict(self._client.get_model_metadata(self.model_name))
+            self.metadata = self._as_dict(self._client.get_model_metadata(self.model_name,
+                                                                          **within()))
         except HarnessError:
             raise
         except Exception as exc:  # tritonclient's InferenceServerException, socket errors
+            if _timed_out(exc):
+                raise HarnessError(f"{where} did not answer within --timeout-s "
+                                   f"{config.timeout_s:g} s (is it stopped or overloaded?)"
+                                   ) from None
             raise HarnessError(f"{where} cannot be reached or refused the request: "
                                f"{exc.__class__.__name__}: {exc}") from None
         self._check_metadata(card, where)
@@ -165,8 +183,11 @@ class KServeBackend(Backend):
         """One synchronous request; returns the output tensors in the metadata's order.
 
         Raises:
-            HarnessError: the request failed (the server's or the connection's reason).
+            HarnessError: the request failed (the server's or the connection's reason), or
+                an earlier one timed out (:attr:`stalled`).
         """
+        if self.stalled:
+            raise HarnessError(self.stalled)
         module = self._module()
         inputs, outputs = self._inputs(sample, module)
         client = self._client if self.config.protocol == "grpc" else self._http_client()
@@ -175,9 +196,20 @@ class KServeBackend(Backend):
                 if self.config.protocol == "grpc" else {}
             result = client.infer(self.model_name, inputs, outputs=outputs, **kwargs)
         except Exception as exc:
+            if _timed_out(exc):
+                raise HarnessError(self._stall()) from None
             raise HarnessError(f"inference request to {self.config.endpoint} failed: "
                                f"{exc.__class__.__name__}: {exc}") from None
         return [np.array(result.as_numpy(n)) for n in self.output_names]
+
+    def _stall(self) -> str:
+        """Take the server as stalled (a request got no answer in time); returns why."""
+        if self.stalled is None:
+            self.stalled = (f"KServe server {self.config.endpoint} stopped answering: a "
+                            f"request got no answer within --timeout-s "
+                            f"{self.config.timeout_s:g} s; the samples after it are answered "
+                            f"as failed without waiting")
+        return self.stalled
 
     def set_callback(self, callback: Callback) -> None:
         self._callback = callback
@@ -192,8 +224,15 @@ class KServeBackend(Backend):
                 self._idle.notify_all()
 
     def start_async(self, sample: np.ndarray, userdata: Any) -> None:
-        """Send one request; blocks while ``concurrency`` requests are in flight."""
-        self._slots.acquire()
+        """Send one request; blocks while ``concurrency`` requests are in flight. Once the
+        server is :attr:`stalled`, the sample fails at once (nothing is sent)."""
+        if self.stalled is None:
+            self._slots.acquire()
+            if self.stalled is not None:  # it stalled while this one waited for a slot
+                self._slots.release()
+        if self.stalled is not None:
+            self._callback(None, userdata, HarnessError(self.stalled))
+            return
         with self._idle:
             self._pending += 1
         if self.config.protocol == "http":
@@ -204,7 +243,8 @@ class KServeBackend(Backend):
 
         def on_result(result, error):
             if error is not None:
-                self._done(userdata, None, RuntimeError(f"{error}"))
+                self._done(userdata, None, HarnessError(self._stall()) if _timed_out(error)
+                           else RuntimeError(f"{error}"))
                 return
             try:
                 outs = [result.as_numpy(n) for n in self.output_names]
@@ -259,6 +299,16 @@ class KServeBackend(Backend):
     def model_info(self) -> dict[str, Any]:
         return {"ir": None, "remote_model": self.model_name,
                 "platform": self.metadata.get("platform")}
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """True when a request failed because the server did not answer in time (gRPC
+    ``DEADLINE_EXCEEDED``; a socket timeout over HTTP)."""
+    status = getattr(exc, "status", None)
+    code = str(status() if callable(status) else status)
+    text = str(exc).lower()
+    return (isinstance(exc, TimeoutError) or "DEADLINE_EXCEEDED" in code
+            or "deadline exceeded" in text or "timed out" in text)
 
 
 __all__ = ["KServeBackend", "DEFAULT_CONCURRENCY"]
