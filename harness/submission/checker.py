@@ -22,9 +22,15 @@ performance, accuracy, system, measurements and power checks on every result tha
 - accuracy (``checks/accuracy_check.py``): the four accuracy files; ``accuracy.txt`` matches
   the benchmark's pattern and has a ``hash=`` line (the hash is 64 hex digits); accuracy
   below the target is a warning in the open division; the accuracy log is truncated
-  (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset.
+  (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset. Stricter:
+  a whole (untruncated) accuracy log must match the ``hash=`` value, and its accuracy,
+  re-scored against the dataset ``measurements.json`` names when it is here, must match
+  ``accuracy.txt`` (:func:`check_accuracy_log`).
 - compliance (``checks/compliance_check.py``, skipped by the checker in the open
   division): the TEST01/TEST04 folders as the closed division wants them, as warnings.
+
+A detail-log line that is JSON but no MLLOG entry is an error naming the file and line
+(LoadGen never writes one; the checker's ``log_parser.MLPerfLog`` stops on it too).
 
 Each failure is printed as ``ERROR <file>: <message>``; exit status 1 when any.
 ``--min-duration-s`` (tests only) lowers the 600 s minimum.
