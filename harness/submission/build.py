@@ -245,7 +245,7 @@ def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
 
     Its paths are those of the folder it was found in: ``out_dir`` is that folder, and the
     runs it names below the scenario folder it was written in (``audit_run``,
-    ``reference_run``, a ``accuracy_run`` of the same scenario) are taken below
+    ``reference_run``, an ``accuracy_run`` of the same scenario) are taken below
     ``scenario_dir`` (a copied or moved results folder is read where it is now)."""
     scenario_dir = Path(scenario_dir).resolve()
     base = scenario_dir / "compliance" / test
