@@ -35,6 +35,21 @@ class BatchNotSupported(HarnessError):
     exit_status = 4
 
 
+class UnreadableLog(HarnessError):
+    """A LoadGen log that is not what LoadGen writes (e.g. a detail-log line whose JSON is
+    not an MLLOG entry).
+
+    Attributes:
+        path: the log file.
+        problem: what is wrong, naming the line (the message is ``<path>: <problem>``).
+    """
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
 def shorten(text: str, width: int = 300) -> str:
     """``text`` on one line, cut at a word boundary to at most ``width`` characters with
     `` [...]`` marking the cut (``textwrap.shorten``), for quoting a library's long message

@@ -14,17 +14,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UnreadableLog, shorten
+
 _MLLOG = ":::MLLOG "
 
 
 def read_detail(path: Path) -> dict[str, Any]:
     """``{key: value}`` of every MLLOG entry (the last wins), plus ``error``/``warning`` lists.
 
+    A line that is not JSON sets ``_truncated`` (a log cut short, e.g. by a full disk). A
+    line whose JSON is not an MLLOG entry (an object with a string ``key``, and
+    ``metadata``, when present, an object) is refused: LoadGen never writes one, and the
+    MLCommons checker (``log_parser.MLPerfLog``) stops on it too, so the log was edited.
+
     Raises:
         FileNotFoundError: no such file.
+        UnreadableLog: a line that is JSON but no MLLOG entry (file and line named).
     """
     out: dict[str, Any] = {"_errors": [], "_warnings": [], "_truncated": False}
-    for line in Path(path).read_text(errors="replace").splitlines():
+    for lineno, line in enumerate(Path(path).read_text(errors="replace").splitlines(), 1):
         if not line.startswith(_MLLOG):
             continue
         try:
@@ -32,12 +40,19 @@ def read_detail(path: Path) -> dict[str, Any]:
         except json.JSONDecodeError:
             out["_truncated"] = True
             continue
-        key = entry.get("key")
+        meta = entry.get("metadata") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) or \
+                not isinstance(meta, (dict, type(None))):
+            raise UnreadableLog(
+                path, f"line {lineno} is not a LoadGen MLLOG entry (an object with a "
+                f"string \"key\" and a \"value\"): {shorten(line, 80)}; LoadGen never "
+                f"writes such a line: the log was edited or damaged")
+        key = entry["key"]
         value = entry.get("value")
-        meta = entry.get("metadata") or {}
-        if meta.get("is_error") or (key or "").startswith("error"):
+        meta = meta or {}
+        if meta.get("is_error") or key.startswith("error"):
             out["_errors"].append({"key": key, "value": value})
-        elif meta.get("is_warning") or (key or "").startswith("warning"):
+        elif meta.get("is_warning") or key.startswith("warning"):
             out["_warnings"].append({"key": key, "value": value})
         out[key] = value
     return out
@@ -172,6 +187,7 @@ LOG_OK = "ok"
 LOG_SUMMARY_ONLY = "summary only"
 LOG_MISSING = "missing"
 LOG_TRUNCATED = "truncated"
+LOG_UNREADABLE = "unreadable"
 
 
 def percentile_column(p: str) -> str:
@@ -248,13 +264,20 @@ def performance_numbers(run_dir: Path) -> dict[str, Any]:
 
     ``log_status`` says how the logs were: ``ok`` (detail log complete), ``summary only``,
     ``missing`` (no LoadGen log at all), ``truncated`` (a log ends before LoadGen wrote its
-    result, or holds a broken line); ``log_problem`` says what exactly, in words.
+    result, or holds a broken line), ``unreadable`` (a detail-log line that is no MLLOG
+    entry: no numbers are read from such a log); ``log_problem`` says what exactly, in
+    words.
     Missing numbers are None.
     """
     run_dir = Path(run_dir)
     detail_path = run_dir / "mlperf_log_detail.txt"
     summary_path = run_dir / "mlperf_log_summary.txt"
-    detail = read_detail(detail_path) if detail_path.is_file() else None
+    try:
+        detail = read_detail(detail_path) if detail_path.is_file() else None
+    except UnreadableLog as exc:
+        out = _from_summary({})
+        out.update(log_errors=None, log_status=LOG_UNREADABLE, log_problem=str(exc))
+        return out
     if detail is not None and len(detail) <= 3 and summary_path.is_file():
         detail = None  # an empty detail log (published trees): the summary has the numbers
     if detail is not None:

@@ -136,6 +136,19 @@ def write_accuracy_txt(path: Path, result: dict[str, Any], accuracy_json: Path) 
     return digest
 
 
+def score_log(card, dataset, accuracy_json: Path) -> dict[str, Any]:
+    """mAP of an accuracy log of ``card`` on ``dataset`` (writes nothing).
+
+    Returns:
+        :func:`coco_map`'s dict plus ``"metric": "mAP"`` and ``"value"`` (percent).
+
+    Raises:
+        HarnessError: unreadable log or inconsistent payloads.
+    """
+    res = coco_map(dataset.annotation_file, read_log(accuracy_json))
+    return {"metric": "mAP", "value": res["mAP"], **res}
+
+
 def score_run(card, dataset, run_dir: Path) -> dict[str, Any]:
     """Score a detection accuracy run; writes ``<run_dir>/accuracy.txt``.
 
@@ -147,7 +160,7 @@ def score_run(card, dataset, run_dir: Path) -> dict[str, Any]:
         HarnessError: unreadable log or inconsistent payloads.
     """
     acc_json = Path(run_dir) / "mlperf_log_accuracy.json"
-    res = coco_map(dataset.annotation_file, read_log(acc_json))
+    res = score_log(card, dataset, acc_json)
     digest = write_accuracy_txt(Path(run_dir) / "accuracy.txt", res, acc_json)
     return {"metric": "mAP", "value": res["mAP"], "AP50": res["AP50"],
             "images": res["images"], "detections": res["detections"],

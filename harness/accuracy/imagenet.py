@@ -69,6 +69,20 @@ def write_accuracy_txt(path: Path, result: dict[str, Any], accuracy_json: Path) 
     return digest
 
 
+def score_log(card, dataset, accuracy_json: Path) -> dict[str, Any]:
+    """Top-1 of an accuracy log of ``card`` on ``dataset`` (writes nothing).
+
+    Returns:
+        :func:`score`'s dict plus ``"metric": "top1"`` and ``"value"`` (percent).
+
+    Raises:
+        HarnessError: as :func:`score`.
+    """
+    res = score(accuracy_json, dataset.labels,
+                card.postprocessing.get("response_dtype", "float32"))
+    return {"metric": "top1", "value": res["top1"], **res}
+
+
 def score_run(card, dataset, run_dir: Path) -> dict[str, Any]:
     """Score a classification accuracy run; writes ``<run_dir>/accuracy.txt``.
 
@@ -77,7 +91,7 @@ def score_run(card, dataset, run_dir: Path) -> dict[str, Any]:
         "reference"}``.
     """
     acc_json = Path(run_dir) / "mlperf_log_accuracy.json"
-    res = score(acc_json, dataset.labels, card.postprocessing.get("response_dtype", "float32"))
+    res = score_log(card, dataset, acc_json)
     digest = write_accuracy_txt(Path(run_dir) / "accuracy.txt", res, acc_json)
     return {"metric": "top1", "value": res["top1"], "good": res["good"], "total": res["total"],
             "empty_responses": res["empty_responses"], "hash": digest,

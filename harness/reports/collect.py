@@ -17,8 +17,8 @@ Two kinds of source, found by walking each root given to ``harness report``:
   ``tools/submission/submission_checker.py``; published example:
   github.com/mlcommons/inference_results_v2.0, ``open/Intel``.)
 
-A run whose logs are missing or truncated keeps its row: ``log_status`` and ``log_problem``
-say what is wrong and its numbers are empty (NaN).
+A run whose logs are missing, truncated or unreadable keeps its row: ``log_status`` and
+``log_problem`` say what is wrong and its numbers are empty (NaN).
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ Format history (``schema_version``):
   have defaults, so earlier version-1 files still read: ``precision`` (the run's precision
   label and what the model file holds, :mod:`harness.model_precision`), ``attempts``.
 
+A report read from disk names the directory it was read from as its ``run_dir`` (not the
+path recorded when it was written): results folders travel between machines, and a reader
+follows the files it was pointed at, never the original's.
+
 A report's ``status`` is ``incomplete`` from the moment its run directory exists until the
 run ends; then ``complete``, ``failed`` (``error`` says why) or ``interrupted``. Only a
 ``complete`` report is a result.
@@ -72,7 +76,8 @@ class RunReport:
 
     Attributes:
         config: the run's :class:`RunConfig` (``harness run --config run.json`` replays it).
-        run_dir: the run directory (absolute path).
+        run_dir: the run directory (absolute path); in a report returned by :func:`read`
+            or :func:`iter_reports`, the directory its ``run.json`` was read from.
         status: see the module docstring.
         valid_for_submission: a valid-mode run, VALID, trained weights, real data.
         started, ended: UTC ISO timestamps.
@@ -270,7 +275,9 @@ def _check_types(obj: Any, source: str) -> None:
 
 
 def read(run_dir: Path | str) -> RunReport:
-    """The report of a run directory.
+    """The report of a run directory, with ``run_dir`` set to that directory (absolute): a
+    copied or moved results folder is read where it is now, whatever path its ``run.json``
+    recorded.
 
     Raises:
         UnreadableReport: missing, unreadable or unknown ``run.json``.
@@ -286,7 +293,9 @@ def read(run_dir: Path | str) -> RunReport:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadableReport(f"{path} is not JSON ({exc})") from None
-    return RunReport.from_dict(data, str(path))
+    report = RunReport.from_dict(data, str(path))
+    report.run_dir = str(path.parent.resolve())
+    return report
 
 
 def replay_config(path: Path | str) -> RunConfig:
@@ -312,8 +321,9 @@ def replay_config(path: Path | str) -> RunConfig:
 
 
 def iter_reports(root: Path | str) -> Iterator[tuple[Path, RunReport | UnreadableReport]]:
-    """``(run_dir, report)`` for every ``run.json`` below ``root``; an unreadable one yields
-    its :class:`UnreadableReport` instead, so listings go on and can name it."""
+    """``(run_dir, report)`` for every ``run.json`` below ``root`` (``report.run_dir`` is
+    where it was found, see :func:`read`); an unreadable one yields its
+    :class:`UnreadableReport` instead, so listings go on and can name it."""
     for path in sorted(Path(root).rglob(FILE_NAME)):
         try:
             yield path.parent, read(path.parent)

@@ -24,6 +24,12 @@ of the same model, precision and scenario. When a result has only test-mode runs
 its accuracy run, nothing is written and the error names each missing run with the command
 that makes it.
 
+Every file comes from the folders given (the run directories where their ``run.json`` was
+found, :func:`harness.run.report.read`), never from the paths a ``run.json`` or
+``compliance.json`` recorded: a results folder copied to another machine builds the tree of
+its own files. When a file of a selected run is missing there, nothing is written and the
+error lists the missing files.
+
 ``--scenarios`` limits the tree to some scenarios. The open division does not require every
 scenario of a system type (the MLCommons checker ignores missing scenarios there), so a
 system that cannot meet a scenario's bound, e.g. the 15 ms Server p99 of resnet50 on a
@@ -236,8 +242,14 @@ def select(runs: list[RunReport], min_duration_s: float | None = None,
 
 
 def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
-    """The newest readable ``compliance.json`` of ``test`` below a scenario folder."""
-    base = Path(scenario_dir) / "compliance" / test
+    """The newest readable ``compliance.json`` of ``test`` below a scenario folder.
+
+    Its paths are those of the folder it was found in: ``out_dir`` is that folder, and the
+    runs it names below the scenario folder it was written in (``audit_run``,
+    ``reference_run``, an ``accuracy_run`` of the same scenario) are taken below
+    ``scenario_dir`` (a copied or moved results folder is read where it is now)."""
+    scenario_dir = Path(scenario_dir).resolve()
+    base = scenario_dir / "compliance" / test
     if not base.is_dir():
         return None
     for d in sorted(base.iterdir(), reverse=True):
@@ -245,9 +257,28 @@ def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
             rec = json.loads((d / "compliance.json").read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if isinstance(rec, dict) and rec.get("reference_run"):
-            return rec
+        if not (isinstance(rec, dict) and isinstance(rec.get("reference_run"), str)
+                and isinstance(rec.get("out_dir"), str)
+                and isinstance(rec.get("audit_run"), str)):
+            continue
+        parents = Path(rec["out_dir"]).parents  # <scenario>/compliance/<TEST>/<stamp>
+        if len(parents) < 3:
+            continue
+        written = parents[2]
+        for key in ("audit_run", "reference_run", "accuracy_run"):
+            if isinstance(rec.get(key), str):
+                rec[key] = _rebased(rec[key], written, scenario_dir)
+        rec["out_dir"] = str(d)
+        return rec
     return None
+
+
+def _rebased(path: str, old: Path, new: Path) -> str:
+    """``path`` below ``new`` where it was below ``old``; unchanged when it was not."""
+    try:
+        return str(new / Path(path).relative_to(old))
+    except ValueError:
+        return path
 
 
 # --- contents -----------------------------------------------------------------------------
@@ -394,9 +425,9 @@ def plan(results: list[Result], out: Path, division: str, submitter: str, system
         for f in ("mlperf_log_summary.txt", "mlperf_log_detail.txt", "accuracy.txt"):
             files.append((d / "accuracy" / f, acc / f))
         log = acc / "mlperf_log_accuracy.json"
+        big = log.is_file() and log.stat().st_size > rules.MAX_ACCURACY_LOG_SIZE
         files.append((d / "accuracy" / "mlperf_log_accuracy.json",
-                      ("truncate", log) if log.stat().st_size > rules.MAX_ACCURACY_LOG_SIZE
-                      else log))
+                      ("truncate", log) if big else log))
         for test, rec in sorted(r.compliance.items()):
             cdir, audit = Path(rec["out_dir"]), Path(rec["audit_run"])
             for f in ("verify_accuracy.txt", "verify_performance.txt"):
@@ -419,6 +450,14 @@ def plan(results: list[Result], out: Path, division: str, submitter: str, system
                      "compliance": {t: rec["out_dir"] for t, rec in r.compliance.items()}}
                     for r in results]}, indent=2) + "\n"))
     return files
+
+
+def missing_sources(files: list[tuple[Path, Any]]) -> list[Path]:
+    """The run files a :func:`plan` copies that do not exist (deleted from a copied results
+    folder, say), in plan order."""
+    sources = [src[1] if isinstance(src, tuple) else src for _, src in files
+               if not isinstance(src, str)]
+    return [src for src in sources if not Path(src).is_file()]
 
 
 def write(files: list[tuple[Path, Any]], out: Path) -> None:
@@ -468,7 +507,8 @@ def build(run_paths: list[Path], out: Path, submitter: str, system: str,
         ``(tree root <out>/<division>/<submitter>, planned files, results)``.
 
     Raises:
-        HarnessError: bad arguments, an existing tree, missing runs, a failed gate.
+        HarnessError: bad arguments, an existing tree, missing runs, files of the
+            selected runs missing, a failed gate.
     """
     if division not in ("open", "network"):
         raise HarnessError(f"division '{division}' is not supported; the harness builds "
@@ -502,6 +542,13 @@ def build(run_paths: list[Path], out: Path, submitter: str, system: str,
     user = {**(system_defaults or {}), **systems.load_user_file(system_file)}
     desc, defaulted = systems.describe(division, submitter, system, user, network)
     files = plan(results, Path(out), division, submitter, system, desc, min_duration_s)
+    missing = missing_sources(files)
+    if missing:
+        raise HarnessError("cannot build the submission: files of the selected runs are "
+                           "missing (nothing was written):\n  "
+                           + "\n  ".join(str(p) for p in missing)
+                           + "\nRestore them (e.g. from the results folder this one was "
+                             "copied from), or repeat those runs")
     for r in results:
         tests = ", ".join(sorted(r.compliance)) or "no compliance tests"
         gate = " (ACCURACY GATE FAIL)" if r.accuracy.gate_passed is False else ""

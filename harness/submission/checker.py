@@ -22,9 +22,15 @@ performance, accuracy, system, measurements and power checks on every result tha
 - accuracy (``checks/accuracy_check.py``): the four accuracy files; ``accuracy.txt`` matches
   the benchmark's pattern and has a ``hash=`` line (the hash is 64 hex digits); accuracy
   below the target is a warning in the open division; the accuracy log is truncated
-  (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset.
+  (at most 10 KiB); no LoadGen errors; the accuracy run covers the whole dataset. Stricter:
+  a whole (untruncated) accuracy log must match the ``hash=`` value, and its accuracy,
+  re-scored against the dataset ``measurements.json`` names when it is here, must match
+  ``accuracy.txt`` (:func:`check_accuracy_log`).
 - compliance (``checks/compliance_check.py``, skipped by the checker in the open
   division): the TEST01/TEST04 folders as the closed division wants them, as warnings.
+
+A detail-log line that is JSON but no MLLOG entry is an error naming the file and line
+(LoadGen never writes one; the checker's ``log_parser.MLPerfLog`` stops on it too).
 
 Each failure is printed as ``ERROR <file>: <message>``; exit status 1 when any.
 ``--min-duration-s`` (tests only) lowers the 600 s minimum.
@@ -38,9 +44,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import HarnessError
-from ..loadgen_logs import read_detail
+from .. import cards
+from ..accuracy import LOG_SCORERS
+from ..datasets import open_dataset
+from ..errors import HarnessError, UnreadableLog
+from ..hashing import sha256_file
+from ..loadgen_logs import read_accuracy_txt, read_detail
 from . import rules
+from .truncate import MARKER
+
+#: accuracy.txt writes percentages with 3 decimals: a re-scored value may differ by half a
+#: unit of the last one.
+ACCURACY_TOLERANCE = 0.0005 + 1e-9
 
 HELP = "check a submission tree as the MLCommons submission checker does (open division)"
 
@@ -61,9 +76,22 @@ class Report:
 
 
 def parse_detail(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """``{key: value}`` of a LoadGen detail log and the values of its error entries."""
+    """``{key: value}`` of a LoadGen detail log and the values of its error entries.
+
+    Raises:
+        UnreadableLog: a line that is no MLLOG entry (:func:`harness.loadgen_logs.read_detail`).
+    """
     values = read_detail(path)
     return values, [str(e["value"]) for e in values["_errors"]]
+
+
+def _detail_or_error(path: Path, rep: Report) -> tuple[dict[str, Any], list[str]] | None:
+    """:func:`parse_detail`, or None with an error naming the line LoadGen never wrote."""
+    try:
+        return parse_detail(path)
+    except UnreadableLog as exc:
+        rep.error(path, exc.problem)
+        return None
 
 
 def _list_dirs(path: Path) -> list[Path]:
@@ -156,7 +184,10 @@ def check_performance(d: Path, model: str, scenario: str, min_duration_ms: float
     if not _required_files(run1, rules.REQUIRED_PERF_FILES, rep):
         return
     detail = run1 / "mlperf_log_detail.txt"
-    log, errors = parse_detail(detail)
+    parsed = _detail_or_error(detail, rep)
+    if parsed is None:
+        return
+    log, errors = parsed
     if log.get("result_validity") != "VALID":
         rep.error(detail, f"result is {log.get('result_validity')}, not VALID")
     if network and rules.NETWORK_SUT_NAME not in str(log.get("sut_name", "")):
@@ -230,8 +261,12 @@ def check_accuracy(d: Path, model: str, division: str, rep: Report) -> None:
         rep.error(js, f"is not truncated ({js.stat().st_size} bytes > "
                       f"{rules.MAX_ACCURACY_LOG_SIZE}); keep its first and last "
                       f"{rules.VIEWABLE_SIZE} bytes")
+    check_accuracy_log(d, rep)
     detail = acc / "mlperf_log_detail.txt"
-    log, errors = parse_detail(detail)
+    parsed = _detail_or_error(detail, rep)
+    if parsed is None:
+        return
+    log, errors = parsed
     blocking = _errors_blocking(errors)
     if blocking:
         rep.error(detail, f"has loadgen errors, number of errors: {len(blocking)} "
@@ -242,6 +277,86 @@ def check_accuracy(d: Path, model: str, division: str, rep: Report) -> None:
         rep.error(detail, f"accuracy run does not cover all dataset, accuracy samples: "
                           f"{count}, dataset size: {need}: the full "
                           f"{rules.DATASET_NAME[model]} is required")
+
+
+def _is_truncated_log(data: bytes) -> bool:
+    """An accuracy log cut as ``truncate_accuracy_log.py`` cuts it: its first and last
+    :data:`rules.VIEWABLE_SIZE` bytes around a ``...`` line."""
+    n = rules.VIEWABLE_SIZE
+    return len(data) == 2 * n + len(MARKER) and \
+        data[n:n + len(MARKER)] == MARKER
+
+
+def _stated_accuracy(d: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """``accuracy.txt``'s accuracy (:func:`read_accuracy_txt`) and its ``hash=`` value."""
+    txt = d / "accuracy" / "accuracy.txt"
+    hashes = [m.group(1) for line in txt.read_text(errors="replace").splitlines()
+              if (m := re.match(rules.HASH_PATTERN, line))]
+    return read_accuracy_txt(txt), (hashes[0] if hashes else None)
+
+
+def _rescored(d: Path, js: Path) -> tuple[dict[str, Any] | None, str]:
+    """The accuracy of ``js`` re-scored with the harness's scorer against the dataset that
+    ``measurements.json`` names (``harness_model``, ``dataset_accuracy``), or None and why
+    it could not be (no such keys, the dataset is not here or changed since the run).
+
+    Raises:
+        HarnessError: the scorer refuses the log (its message says why).
+    """
+    try:
+        meas = json.loads((d / "measurements.json").read_text())
+        model, data = meas["harness_model"], meas["dataset_accuracy"]
+        path, count, key = data["path"], data.get("count"), data.get("content_key")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return None, ("measurements.json names no harness model and accuracy dataset "
+                      "(harness_model, dataset_accuracy.path)")
+    try:
+        card = cards.load(model)
+        dataset = open_dataset(card, path, count, synthetic_count=0)
+    except HarnessError as exc:
+        return None, f"its dataset is not available here ({exc})"
+    if key and getattr(dataset, "content_key", key) != key:
+        return None, (f"the dataset at {path} differs from the one the run scored (content "
+                      f"key {getattr(dataset, 'content_key', None)}, the run's {key})")
+    if card.task not in LOG_SCORERS:
+        return None, f"the harness has no scorer for task '{card.task}'"
+    return LOG_SCORERS[card.task](card, dataset, js), f"{dataset.describe()['path']}"
+
+
+def check_accuracy_log(d: Path, rep: Report) -> None:
+    """The accuracy log against ``accuracy.txt``, recomputed (stricter than the checker,
+    which only looks for a ``hash=`` line): the sha256 of ``mlperf_log_accuracy.json``
+    against the ``hash=`` value, and the accuracy re-scored from it with the harness's
+    scorer (:data:`harness.accuracy.LOG_SCORERS`) against the dataset ``measurements.json``
+    names when that dataset is here unchanged (else a warning says why it was not). A log
+    truncated to its first and last 4096 bytes cannot be recomputed: a warning says so.
+    """
+    txt, js = d / "accuracy" / "accuracy.txt", d / "accuracy" / "mlperf_log_accuracy.json"
+    stated, hash_val = _stated_accuracy(d)
+    data = js.read_bytes()
+    if _is_truncated_log(data):
+        rep.warn(js, f"holds only the first and last {rules.VIEWABLE_SIZE} bytes of the "
+                     f"log: its hash and accuracy cannot be recomputed from the tree")
+        return
+    digest = sha256_file(js)
+    if hash_val and digest != hash_val:
+        rep.error(js, f"its sha256 is {digest}, accuracy.txt says hash={hash_val}: the log "
+                      f"is not the one the run scored (edited or replaced)")
+        return
+    try:
+        scored, where = _rescored(d, js)
+    except (HarnessError, KeyError, TypeError, ValueError) as exc:
+        rep.error(js, f"cannot be re-scored: {exc}")
+        return
+    if scored is None:
+        rep.warn(txt, f"accuracy not re-scored from mlperf_log_accuracy.json: {where}")
+        return
+    if stated is None or stated["metric"] != scored["metric"] or \
+            abs(stated["value"] - scored["value"]) > ACCURACY_TOLERANCE:
+        said = f"{stated['metric']} {stated['value']:.3f}%" if stated else "no accuracy"
+        rep.error(txt, f"says {said}; mlperf_log_accuracy.json re-scored against {where} "
+                       f"gives {scored['metric']} {scored['value']:.3f}%: accuracy.txt is "
+                       f"not the run's (edited)")
 
 
 def check_compliance(d: Path, model: str, rep: Report) -> None:
@@ -281,8 +396,10 @@ def check_compliance(d: Path, model: str, rep: Report) -> None:
         if missing or extra:
             rep.warn(run1, f"{test} performance/run_1 file list mismatch (missing: "
                            f"{sorted(missing)}, extra: {sorted(extra)})")
-        if "mlperf_log_detail.txt" in present:
-            log, _ = parse_detail(run1 / "mlperf_log_detail.txt")
+        parsed = _detail_or_error(run1 / "mlperf_log_detail.txt", rep) \
+            if "mlperf_log_detail.txt" in present else None
+        if parsed is not None:
+            log, _ = parsed
             if log.get("result_validity") != "VALID":
                 rep.warn(run1, f"{test} audit run is {log.get('result_validity')}")
             need_psc = rules.PERFORMANCE_SAMPLE_COUNT.get(model)
