@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import shutil
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,10 @@ from tqdm import tqdm
 
 from ..errors import HarnessError
 from ..files import remove_stale_temps, replace_atomically, room_problem
-from .preprocessing import preprocess
+from .preprocessing import preprocess, sample_layout
+
+#: Damaged cache entries named in the one line saying they are rebuilt (the rest counted).
+SHOWN_DAMAGED = 5
 
 #: What a dataset's content key covers (recorded in run.json beside the key).
 CONTENT_KEY_COVERS = ("the dataset folder, each listed file name with its label or "
@@ -41,10 +47,58 @@ def content_key(root: Path, lines: list[str], files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
+def entry_problem(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> str | None:
+    """Why the cached sample ``path`` is not a whole ``.npy`` of ``shape`` and ``dtype``, in
+    words, or None when it is.
+
+    Only the header is read (never the array, never mapped: a cut file mapped with
+    ``np.load(mmap_mode=...)`` can crash the process), and the file size is compared with
+    the header's size plus the array's bytes.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            if size == 0:
+                return "0 bytes"
+            f.seek(0)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(f)
+            else:
+                return f".npy format version {version[0]}.{version[1]}"
+            data_at = f.tell()
+    except (OSError, ValueError, EOFError) as exc:
+        return f"not a .npy file: {getattr(exc, 'strerror', None) or exc}"
+    got_shape, fortran, got_dtype = header
+    if tuple(got_shape) != tuple(shape) or got_dtype != dtype or fortran:
+        return (f"holds {got_dtype} {tuple(got_shape)}{' Fortran order' if fortran else ''}, "
+                f"not {dtype} {tuple(shape)}")
+    want = data_at + math.prod(shape) * dtype.itemsize
+    if size != want:
+        return f"{size} bytes, not {want}" + (" (cut)" if size < want else "")
+    return None
+
+
+def _discard(path: Path) -> None:
+    """Remove a damaged cache entry (a file, or a folder where a file belongs)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def fill_cache(cache: Path, files: list[Path], spec: dict[str, Any], desc: str) -> None:
     """Preprocess ``files[i]`` into ``cache/<i:06d>.npy`` for every sample not cached yet
     (a progress bar shows the work). Each file is written to a temporary name and renamed;
     temporary files of killed processes are removed first.
+
+    Entries already there are checked against what the preprocessing key promises
+    (:func:`entry_problem`: size, shape and dtype of
+    :func:`harness.datasets.preprocessing.sample_layout`); damaged ones (0 bytes, cut, of
+    another shape or dtype, not ``.npy``) are removed and preprocessed again, said in one
+    line on stderr.
 
     Raises:
         HarnessError: an image cannot be decoded, or the cache cannot be written (disk
@@ -57,7 +111,30 @@ def fill_cache(cache: Path, files: list[Path], spec: dict[str, Any], desc: str) 
                            f"{exc.strerror or exc}; point HARNESS_CACHE_DIR to a writable "
                            f"folder") from None
     remove_stale_temps(cache)
-    todo = [i for i in range(len(files)) if not (cache / f"{i:06d}.npy").is_file()]
+    shape, dtype = sample_layout(spec)
+    todo, damaged = [], []
+    for i in range(len(files)):
+        entry = cache / f"{i:06d}.npy"
+        if not entry.exists() and not entry.is_symlink():
+            todo.append(i)
+            continue
+        problem = entry_problem(entry, shape, dtype)
+        if problem is not None:
+            damaged.append(f"{entry.name}: {problem}")
+            todo.append(i)
+            try:
+                _discard(entry)
+            except OSError as exc:
+                raise HarnessError(f"cannot remove the damaged preprocessing cache entry "
+                                   f"{entry}: {exc.strerror or exc}; point HARNESS_CACHE_DIR "
+                                   f"to a writable folder") from None
+    if damaged:
+        more = f", and {len(damaged) - SHOWN_DAMAGED} more" \
+            if len(damaged) > SHOWN_DAMAGED else ""
+        print(f"preprocessing cache {cache}: {len(damaged)} damaged "
+              f"{'entry' if len(damaged) == 1 else 'entries'} "
+              f"({'; '.join(damaged[:SHOWN_DAMAGED])}{more}); rebuilding "
+              f"{'it' if len(damaged) == 1 else 'them'}", file=sys.stderr, flush=True)
     for i in tqdm(todo, desc=desc, unit="img", disable=not todo):
         sample = preprocess(files[i], spec)
         try:
@@ -68,6 +145,20 @@ def fill_cache(cache: Path, files: list[Path], spec: dict[str, Any], desc: str) 
             raise HarnessError(f"cannot write the preprocessed samples into {cache}: {why}. "
                                f"Free space there, or point HARNESS_CACHE_DIR to a larger "
                                f"disk") from None
+
+
+def load_cached(path: Path) -> np.ndarray:
+    """A cached sample (checked by :func:`fill_cache`) with a batch dimension of 1,
+    C-contiguous.
+
+    Raises:
+        HarnessError: the file cannot be read any more (changed since it was checked).
+    """
+    try:
+        return np.ascontiguousarray(np.load(path)[None])
+    except (OSError, ValueError, EOFError) as exc:
+        raise HarnessError(f"preprocessing cache entry {path} cannot be read ({exc}): it "
+                           f"changed after it was checked; run again to rebuild it") from None
 
 
 def refuse_missing(missing: list[str], total: int, listing: str, fix: str) -> None:

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .base import (CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, load_cached,
+                   refuse_missing)
 from .preprocessing import image_size, spec_key
 
 ANNOTATION_FILE = Path("annotations") / "instances_val2017.json"
@@ -178,7 +179,7 @@ class CocoDataset(Dataset):
         return [f"{IMAGE_DIR}/{img['file_name']}" for img in self.images]
 
     def load_sample(self, index: int) -> np.ndarray:
-        return np.ascontiguousarray(np.load(self._cached(index))[None])
+        return load_cached(self._cached(index))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "coco", "path": str(self.root),

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .base import (CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, load_cached,
+                   refuse_missing)
 from .preprocessing import spec_key
 
 #: Lines named in an error about labels (the rest are counted).
@@ -139,7 +140,7 @@ class ImageNetDataset(Dataset):
                    f"preprocessing {self.root.name}")
 
     def load_sample(self, index: int) -> np.ndarray:
-        return np.ascontiguousarray(np.load(self._cached(index))[None])
+        return load_cached(self._cached(index))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "imagenet", "path": str(self.root), "val_map": str(self.val_map),

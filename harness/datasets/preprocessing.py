@@ -38,6 +38,18 @@ def spec_key(spec: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def sample_layout(spec: dict[str, Any]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the sample :func:`preprocess` makes with ``spec`` (what a cache
+    entry of its preprocessing key must hold): ``(3, h, w)`` for NCHW or ``(h, w, 3)`` for
+    NHWC, h and w from ``letterbox``/``resize`` ([w, h]) or ``crop``."""
+    if "letterbox" in spec or "resize" in spec:
+        w, h = spec["letterbox"] if "letterbox" in spec else spec["resize"]
+    else:
+        w = h = spec["crop"]
+    shape = (3, int(h), int(w)) if spec.get("layout", "NCHW") == "NCHW" else (int(h), int(w), 3)
+    return shape, np.dtype(spec.get("dtype", "float32"))
+
+
 def _bomb(path: Path, exc: Exception) -> HarnessError:
     return HarnessError(f"image {path} is too large to decode safely ({exc}): Pillow refuses "
                         f"images above {2 * Image.MAX_IMAGE_PIXELS} pixels as a possible "
