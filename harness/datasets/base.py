@@ -161,6 +161,61 @@ def load_cached(path: Path) -> np.ndarray:
                            f"changed after it was checked; run again to rebuild it") from None
 
 
+def require_folder(root: Path, holds: str) -> None:
+    """Refuse a dataset path that is not a folder (missing, or a file: ``--dataset`` names
+    the folder).
+
+    Args:
+        root: the ``--dataset`` path, resolved.
+        holds: what the folder holds, for the message (e.g. ``images and val_map.txt``).
+
+    Raises:
+        HarnessError: naming the path, what it is and the fix.
+    """
+    if root.is_dir():
+        return
+    if root.exists():
+        parent = f" (its folder {root.parent}?)" if root.is_file() else ""
+        raise HarnessError(f"dataset {root} is a file, not a folder: --dataset (DATASET=) "
+                           f"names the folder with {holds}{parent}")
+    raise HarnessError(f"dataset folder {root} does not exist. Pass DATASET=<folder with "
+                       f"{holds}>, or leave it empty for a synthetic performance run.")
+
+
+def decode_text(path: Path, holds: str, bom_ok: bool = True) -> str:
+    """The text of a dataset list file, UTF-8 (a leading UTF-8 byte-order mark is dropped
+    when ``bom_ok``).
+
+    Args:
+        path: the file.
+        holds: what it holds, for the message (e.g. ``a val_map holds lines ...``).
+        bom_ok: accept a UTF-8 byte-order mark (False where the file's other reader,
+            e.g. pycocotools, cannot).
+
+    Raises:
+        HarnessError: unreadable, UTF-16/32 (byte-order mark or NUL bytes), a BOM where
+            not ``bom_ok``, or not UTF-8 (the fix: save it as UTF-8).
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise HarnessError(f"{path} cannot be read ({exc.strerror or exc}); {holds}") from None
+    fix = "save it as UTF-8 text (e.g. iconv -t UTF-8, or 'UTF-8' in the editor's save dialog)"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise HarnessError(f"{path} is UTF-16 or UTF-32 text (or binary), not UTF-8: {fix}; "
+                           f"{holds}")
+    if data.startswith(b"\xef\xbb\xbf"):
+        if not bom_ok:
+            raise HarnessError(f"{path} starts with a UTF-8 byte-order mark, which its other "
+                               f"reader cannot take: save it as UTF-8 without BOM")
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HarnessError(f"{path} is not UTF-8 text (byte {exc.start}: "
+                           f"{data[exc.start:exc.start + 1]!r}): {fix}; {holds}") from None
+
+
 def refuse_missing(missing: list[str], total: int, listing: str, fix: str) -> None:
     """Raise one error listing every missing file (never shrink a run silently).
 
@@ -168,7 +223,8 @@ def refuse_missing(missing: list[str], total: int, listing: str, fix: str) -> No
     on fewer samples; the harness refuses instead.
 
     Args:
-        missing: file names the dataset list names but the folder lacks.
+        missing: file names the dataset list names but the folder lacks (a name may end
+            with `` (a folder, not a file)``).
         total: how many the list names.
         listing: where they are listed (a val_map or annotation file, for the message).
         fix: how to fix it, one sentence.
@@ -180,7 +236,8 @@ def refuse_missing(missing: list[str], total: int, listing: str, fix: str) -> No
         return
     shown = "\n  ".join(missing[:50])
     more = f"\n  ... and {len(missing) - 50} more" if len(missing) > 50 else ""
-    raise HarnessError(f"{len(missing)} of {total} images named in {listing} do not exist "
+    what = "are not files" if any("(a folder" in m for m in missing) else "do not exist"
+    raise HarnessError(f"{len(missing)} of {total} images named in {listing} {what} "
                        f"(the run is not shrunk silently):\n  {shown}{more}\n{fix}")
 
 
