@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,21 @@ def _key(card: ModelCard) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    """A cached count, or None (said on stderr) when the entry is damaged: not JSON, or
+    without its keys; the caller counts again and replaces it."""
+    try:
+        out = json.loads(path.read_text())
+        if isinstance(out, dict) and {"params", "params_m", "gmacs", "counter"} <= set(out):
+            return out
+        problem = "not a count"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = str(exc)
+    print(f"model stats cache entry {path} is damaged ({problem}); rebuilding it",
+          file=sys.stderr, flush=True)
+    return None
+
+
 def count(card: ModelCard) -> dict[str, Any]:
     """Parameters and GMACs of the card's network at its input shape (batch 1).
 
@@ -41,8 +57,10 @@ def count(card: ModelCard) -> dict[str, Any]:
                 "note": f"no PyTorch definition (source kind '{card.source.get('kind')}'): "
                         f"not counted"}
     path = cache_dir() / "stats" / f"{_key(card)}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    if path.exists():
+        cached = _read_cached(path)
+        if cached is not None:
+            return cached
     import torch  # imported on use: torch loads slowly
     from ptflops import get_model_complexity_info
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .base import (CONTENT_KEY_COVERS, Dataset, content_key, decode_text, fill_cache,
+                   load_cached, refuse_missing, require_folder)
 from .preprocessing import image_size, spec_key
 
 ANNOTATION_FILE = Path("annotations") / "instances_val2017.json"
@@ -26,6 +27,14 @@ IMAGE_DIR = "val2017"
 ANNOTATION_KEYS = ("id", "image_id", "category_id", "bbox", "area")
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def read_annotations(path: Path) -> dict[str, Any]:
     """Load and check a COCO instances file.
 
@@ -33,16 +42,24 @@ def read_annotations(path: Path) -> dict[str, Any]:
         The parsed JSON (``images``, ``annotations``, ``categories`` lists).
 
     Raises:
-        HarnessError: missing file, invalid JSON, a missing top-level list, or an ``images``
-            entry without ``id``, ``file_name``, ``width`` or ``height``.
+        HarnessError: missing file (or a folder), not UTF-8 without BOM (what pycocotools
+            reads), invalid JSON, a missing top-level list, an ``images`` entry without
+            integer ``id``, ``width``, ``height`` or a ``file_name``, an ``annotations``
+            entry without what pycocotools scores with, a category without integer id.
     """
+    if path.is_dir():
+        raise HarnessError(f"COCO annotation file {path} is a folder, not a file: a COCO "
+                           f"dataset folder needs the file {ANNOTATION_FILE} beside "
+                           f"{IMAGE_DIR}/")
     if not path.is_file():
         raise HarnessError(f"COCO annotation file {path} not found: a COCO dataset folder "
                            f"needs {ANNOTATION_FILE} beside {IMAGE_DIR}/ (the official "
                            f"layout; get it from cocodataset.org annotations_trainval2017.zip)")
+    # pycocotools reads the same file as UTF-8 without BOM when it scores
+    text = decode_text(path, "an instances file is UTF-8 JSON", bom_ok=False)
     try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise HarnessError(f"COCO annotation file {path} is malformed (not readable JSON: "
                            f"{exc}). Restore the original instances_val2017.json.") from exc
     if not isinstance(data, dict):
@@ -61,19 +78,34 @@ def read_annotations(path: Path) -> dict[str, Any]:
         if missing:
             raise HarnessError(f"COCO annotation file {path} is malformed: images[{n}] lacks "
                                f"{', '.join(missing)}")
+        wrong = [k for k in ("id", "width", "height") if not _is_int(img[k])]
+        if not isinstance(img["file_name"], str) or not img["file_name"].strip():
+            wrong.append("file_name")
+        if wrong or img["width"] <= 0 or img["height"] <= 0:
+            raise HarnessError(f"COCO annotation file {path} is malformed: images[{n}] has "
+                               f"{', '.join(f'{k} {img[k]!r}' for k in wrong) or 'a size of 0'}"
+                               f" (id, width and height are positive integers, file_name a "
+                               f"file name). Restore the original file or fix that entry")
     for n, ann in enumerate(data["annotations"]):
         missing = [k for k in ANNOTATION_KEYS if not isinstance(ann, dict) or k not in ann]
-        if not missing and not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4):
+        if not missing and not (isinstance(ann["bbox"], list) and len(ann["bbox"]) == 4
+                                and all(_is_number(v) for v in ann["bbox"])):
             missing = ["a bbox of 4 numbers [x, y, width, height]"]
+        if not missing:
+            missing = [f"an integer {k} (has {ann[k]!r})" for k in ("id", "image_id",
+                                                                  "category_id")
+                       if not _is_int(ann[k])]
+            missing += [f"a numeric area (has {ann['area']!r})"] \
+                if not _is_number(ann["area"]) else []
         if missing:
             raise HarnessError(f"COCO annotation file {path} is malformed: annotations[{n}] "
                                f"lacks {', '.join(missing)} (pycocotools needs "
                                f"{', '.join(ANNOTATION_KEYS)} to score). Restore the original "
                                f"file or fix that entry")
     for n, cat in enumerate(data["categories"]):
-        if not isinstance(cat, dict) or "id" not in cat:
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
             raise HarnessError(f"COCO annotation file {path} is malformed: categories[{n}] "
-                               f"lacks id")
+                               f"lacks an integer id")
     return data
 
 
@@ -111,10 +143,10 @@ class CocoDataset(Dataset):
         self.root = Path(root).resolve()
         self.spec = spec
         self.card = card
-        if not self.root.is_dir():
-            raise HarnessError(f"dataset folder {self.root} does not exist. Pass "
-                               f"DATASET=<folder with {IMAGE_DIR}/ and {ANNOTATION_FILE}>, or "
-                               f"leave it empty for a synthetic performance run.")
+        require_folder(self.root, f"{IMAGE_DIR}/ and {ANNOTATION_FILE}")
+        if (self.root / IMAGE_DIR).exists() and not (self.root / IMAGE_DIR).is_dir():
+            raise HarnessError(f"{self.root / IMAGE_DIR} is a file, not a folder: a COCO "
+                               f"dataset folder holds the images in {IMAGE_DIR}/")
         self.annotation_file = self.root / ANNOTATION_FILE
         data = read_annotations(self.annotation_file)
         images = data["images"]
@@ -123,7 +155,9 @@ class CocoDataset(Dataset):
                 raise HarnessError(f"--count {count} is outside 1..{len(images)}, the number "
                                    f"of images in {self.annotation_file}")
             images = images[:count]
-        missing = [img["file_name"] for img in images if not self._path(img).is_file()]
+        missing = [img["file_name"] + (" (a folder, not a file)" if self._path(img).is_dir()
+                                       else "")
+                   for img in images if not self._path(img).is_file()]
         refuse_missing(missing, len(images), f"{self.annotation_file} (folder "
                        f"{self.root / IMAGE_DIR})",
                        "Restore them or remove their entries from the 'images' list.")
@@ -178,7 +212,7 @@ class CocoDataset(Dataset):
         return [f"{IMAGE_DIR}/{img['file_name']}" for img in self.images]
 
     def load_sample(self, index: int) -> np.ndarray:
-        return np.ascontiguousarray(np.load(self._cached(index))[None])
+        return load_cached(self._cached(index))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "coco", "path": str(self.root),

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,33 +14,45 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..paths import cache_dir
-from .base import CONTENT_KEY_COVERS, Dataset, content_key, fill_cache, refuse_missing
+from .base import (CONTENT_KEY_COVERS, Dataset, content_key, decode_text, fill_cache,
+                   load_cached, refuse_missing, require_folder)
 from .preprocessing import spec_key
 
 #: Lines named in an error about labels (the rest are counted).
 SHOWN_LINES = 10
+#: A class index as val_map writes it: ASCII digits, optionally negative (refused later,
+#: naming the model's range).
+LABEL = re.compile(r"-?[0-9]+")
 
 
 def read_val_map(path: Path) -> list[tuple[str, int, int]]:
     """Parse a val_map file into ``[(file name, class index, line number), ...]``.
 
+    Accepted as the official tools read it: UTF-8 text (with or without a byte-order mark),
+    LF or CRLF line endings, columns separated by any spaces or tabs, blank lines (skipped;
+    line numbers still count them). A class index is ASCII digits with an optional ``-``
+    (``int()`` would also take '٣' or '３', which other tools reading the same file may
+    not; a negative one is refused with the model's class range, by
+    :meth:`ImageNetDataset.check_labels`).
+
     Raises:
-        HarnessError: an unreadable file, a line that is not ``<file> <int>``, or a file
-            that lists no image.
+        HarnessError: an unreadable file, one in UTF-16/32 or another encoding, a line that
+            is not ``<file> <class index>`` (the line, its number and the fix named), or a
+            file that lists no image.
     """
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HarnessError(f"{path} cannot be read as text ({exc}); a val_map holds lines "
-                           f"'<file name> <class index>'") from None
+    text = decode_text(path, "a val_map holds lines '<file name> <class index>'")
     entries = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         cols = line.split()
-        if len(cols) != 2 or not cols[1].lstrip("-").isdigit():
-            raise HarnessError(f"{path}:{lineno}: expected '<file name> <class index>', "
-                               f"got {line!r}")
+        if len(cols) != 2 or not LABEL.fullmatch(cols[1]):
+            why = ("the class index is not written in ASCII digits 0-9"
+                   if len(cols) == 2 and cols[1].lstrip("-").isdigit() else
+                   "expected '<file name> <class index>'")
+            raise HarnessError(f"{path}:{lineno}: {why}, got {line!r}. Fix that line: a "
+                               f"val_map line is '<file name> <class index>', e.g. "
+                               f"'ILSVRC2012_val_00000001.JPEG 65'")
         entries.append((cols[0], int(cols[1]), lineno))
     if not entries:
         raise HarnessError(f"{path} lists no images: a val_map holds one line "
@@ -75,11 +88,12 @@ class ImageNetDataset(Dataset):
     def __init__(self, root: Path | str, spec: dict[str, Any], count: int | None = None):
         self.root = Path(root).resolve()
         self.spec = spec
-        if not self.root.is_dir():
-            raise HarnessError(f"dataset folder {self.root} does not exist. Pass "
-                               f"DATASET=<folder with images and val_map.txt>, or leave it "
-                               f"empty for a synthetic performance run.")
+        require_folder(self.root, "images and val_map.txt")
         self.val_map = self.root / "val_map.txt"
+        if self.val_map.is_dir():
+            raise HarnessError(f"{self.val_map} is a folder, not a file: an ImageNet dataset "
+                               f"folder needs the file val_map.txt ('<file> <class index>' "
+                               f"per line)")
         if not self.val_map.is_file():
             raise HarnessError(f"{self.val_map} not found: an ImageNet dataset folder needs "
                                f"val_map.txt ('<file> <class index>' per line)")
@@ -89,7 +103,8 @@ class ImageNetDataset(Dataset):
                 raise HarnessError(f"--count {count} is outside 1..{len(parsed)}, the number "
                                    f"of images in {self.val_map}")
             parsed = parsed[:count]
-        missing = [name for name, _, _ in parsed if not (self.root / name).is_file()]
+        missing = [name + (" (a folder, not a file)" if (self.root / name).is_dir() else "")
+                   for name, _, _ in parsed if not (self.root / name).is_file()]
         refuse_missing(missing, len(parsed), str(self.val_map),
                        "Restore them or remove their lines from val_map.txt.")
         self.entries = [(name, label) for name, label, _ in parsed]
@@ -139,7 +154,7 @@ class ImageNetDataset(Dataset):
                    f"preprocessing {self.root.name}")
 
     def load_sample(self, index: int) -> np.ndarray:
-        return np.ascontiguousarray(np.load(self._cached(index))[None])
+        return load_cached(self._cached(index))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "imagenet", "path": str(self.root), "val_map": str(self.val_map),

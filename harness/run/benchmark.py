@@ -38,7 +38,8 @@ from typing import Any, Callable
 
 import mlperf_loadgen as lg
 
-from .. import __version__, backends, cards, model_precision, model_stats, postprocess, system
+from .. import (__version__, backends, cards, model_precision, model_stats, paths, postprocess,
+               system)
 from .. import scenarios as scenarios_mod
 from .. import weights as weights_mod
 from ..accuracy import SCORERS, gate
@@ -121,12 +122,13 @@ def prepare(config: RunConfig) -> Plan:
 
     Raises:
         HarnessError: an unknown model, a missing user.conf or dataset, weights that cannot
-            be had, a results folder that cannot be written, a derived accuracy run without
-            its reference.
+            be had, a results or cache folder that cannot be written, a derived accuracy
+            run without its reference.
     """
     card = cards.load(config.model.name)
     scenario = scenarios_mod.get(config.scenario.name)
     results.check_writable(Path(config.execution.results_dir))
+    paths.check_cache_dir()
     base_path = Path(config.scenario.user_conf) if config.scenario.user_conf else \
         scenarios_mod.user_conf_path(card.name, scenario.name)
     base = read_user_conf(base_path)

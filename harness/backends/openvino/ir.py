@@ -3,14 +3,19 @@
 The cache key is (card name, model source, weights identity, input shape, precision,
 OpenVINO version): a second run with the same inputs reads the IR in seconds. Entries are
 written to a temporary folder and renamed into place, so a half-written IR is never used;
-the temporary folders of killed processes are removed by the next conversion.
+the temporary folders of killed processes are removed by the next conversion. An entry
+damaged afterwards (a cut ``model.bin``, an empty ``model.xml``, a file missing) is found
+when it is read (OpenVINO's own read error), removed and built again, said on stderr.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -31,6 +36,42 @@ def cache_key(card: ModelCard, weights: Weights, precision: str, **extra) -> str
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()
                           ).hexdigest()[:24]
 
+#: ``src/...cpp:84: `` in OpenVINO's messages: the reason is the text after the last one.
+_SOURCE_LOCATION = re.compile(r"\S+:\d+:\s")
+
+
+def entry_problem(entry: Path) -> str | None:
+    """Why the IR cache entry folder ``entry`` cannot be used, in words, or None: a missing
+    ``model.xml`` or ``model.bin``, or OpenVINO's error reading them (an empty or cut
+    ``model.xml``, a ``model.bin`` shorter than the weights the ``.xml`` names)."""
+    xml = entry / "model.xml"
+    missing = [f.name for f in (xml, xml.with_suffix(".bin")) if not f.is_file()]
+    if missing:
+        return f"{' and '.join(missing)} missing"
+    try:
+        ov.Core().read_model(str(xml))
+    except Exception as exc:
+        reason = _SOURCE_LOCATION.split(str(exc))[-1]
+        return f"OpenVINO cannot read it: {shorten(reason, 200)}"
+    return None
+
+
+def _discard(entry: Path, key: str) -> None:
+    """Remove a damaged cache entry: renamed to a temporary name first (a reader never sees
+    half of it; :func:`harness.files.remove_stale_temps` cleans up after a crash).
+
+    Raises:
+        HarnessError: it cannot be removed (naming it and the fix).
+    """
+    try:
+        doomed = Path(tempfile.mkdtemp(dir=entry.parent, prefix=temp_prefix(key)))
+        os.replace(entry, doomed / "damaged")
+        shutil.rmtree(doomed)
+    except OSError as exc:
+        raise HarnessError(f"cannot remove the damaged IR cache entry {entry}: "
+                           f"{exc.strerror or exc}; delete it, or point HARNESS_CACHE_DIR "
+                           f"to a writable folder") from None
+
 
 def cached_ir(key: str, build, label: str) -> Path:
     """Return ``<cache>/ir/<key>/model.xml``, calling ``build(tmp_dir) -> ov.Model`` if absent.
@@ -40,6 +81,9 @@ def cached_ir(key: str, build, label: str) -> Path:
     place; the temporary folders of processes that died mid-build (SIGKILL) are removed
     first.
 
+    An entry already there is read by OpenVINO first (:func:`entry_problem`); a damaged
+    one is removed and built again, said in one line on stderr.
+
     Raises:
         HarnessError: ``build``'s own errors, or the IR cannot be written (disk full: the
             temporary folder is removed and the message names the cache).
@@ -48,8 +92,13 @@ def cached_ir(key: str, build, label: str) -> Path:
     xml = final / "model.xml"
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(final.parent)
-    if xml.is_file() and xml.with_suffix(".bin").is_file():
-        return xml
+    if final.exists() or final.is_symlink():
+        problem = entry_problem(final)
+        if problem is None:
+            return xml
+        print(f"IR cache entry {final} is damaged ({problem}); rebuilding it",
+              file=sys.stderr, flush=True)
+        _discard(final, key)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=temp_prefix(key)))
     try:
         print(f"converting {label} to OpenVINO IR (cached for later runs)...", flush=True)
