@@ -253,6 +253,26 @@ def test_a_damaged_ir_entry_is_rebuilt_and_said(tmp_path, warm, damage, reason):
     assert [p.name for p in (cache / "ir").iterdir()] == [warm["ir"]]  # no temp left
 
 
+def test_an_int8_entry_with_a_cut_quantization_record_is_rebuilt(tmp_path, warm):
+    """An INT8 IR entry whose quantization.json is cut (the run reads it into run.json) is
+    damaged like a cut model: rebuilt, said, and the run's record whole."""
+    perf = ("run", *MODEL, "--precision", "int8", "--dataset", str(warm["data"]),
+            "--calibration-count", "4", "--duration-ms", "500", "--results-dir")
+    cache = tmp_path / "cache"
+    shutil.copytree(warm["cache"], cache)
+    proc = run_cli(*perf, str(tmp_path / "r1"), env={"HARNESS_CACHE_DIR": str(cache)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (record,) = (cache / "ir").glob("*/quantization.json")
+    whole = record.read_text()
+    record.write_text(whole[:len(whole) // 2])
+    proc = run_cli(*perf, str(tmp_path / "r2"), env={"HARNESS_CACHE_DIR": str(cache)})
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    (line,) = _rebuilt_lines(proc)
+    assert f"IR cache entry {record.parent} is damaged (quantization.json is unreadable" in line
+    assert json.loads(record.read_text())["calibration"]["count"] == 4
+    assert manifest(run_dirs(tmp_path / "r2")[-1])["quantization"]["calibration"]["count"] == 4
+
+
 def test_a_damaged_model_stats_entry_is_counted_again(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
     card = cards.load("resnet50")

@@ -42,12 +42,18 @@ _SOURCE_LOCATION = re.compile(r"\S+:\d+:\s")
 
 def entry_problem(entry: Path) -> str | None:
     """Why the IR cache entry folder ``entry`` cannot be used, in words, or None: a missing
-    ``model.xml`` or ``model.bin``, or OpenVINO's error reading them (an empty or cut
-    ``model.xml``, a ``model.bin`` shorter than the weights the ``.xml`` names)."""
+    ``model.xml`` or ``model.bin``, OpenVINO's error reading them (an empty or cut
+    ``model.xml``, a ``model.bin`` shorter than the weights the ``.xml`` names), or a JSON
+    record beside them (an INT8 entry's ``quantization.json``) that does not parse."""
     xml = entry / "model.xml"
     missing = [f.name for f in (xml, xml.with_suffix(".bin")) if not f.is_file()]
     if missing:
         return f"{' and '.join(missing)} missing"
+    for record in sorted(entry.glob("*.json")):
+        try:
+            json.loads(record.read_text())
+        except (OSError, ValueError) as exc:
+            return f"{record.name} is unreadable: {shorten(exc, 120)}"
     try:
         ov.Core().read_model(str(xml))
     except Exception as exc:
