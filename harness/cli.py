@@ -1,6 +1,7 @@
 """The ``harness`` command.
 
-Subcommands: run, show, models, scenarios, and those of :data:`COMMAND_MODULES`.
+Subcommands: run (:func:`_cmd_run`, over :func:`harness.workflows.reference.measure`: its
+options are the run config's own) and those of :data:`COMMAND_MODULES`.
 
 Exit status: 0 on success; 1 when a run completed but its result fails a rule the command
 checks (an accuracy run below 99% of its FP32 reference, a failing compliance test or
@@ -15,7 +16,6 @@ import importlib
 import os
 import signal
 import sys
-from pathlib import Path
 
 from .errors import HarnessError
 from .run import config as run_config
@@ -24,6 +24,9 @@ from .run import config as run_config
 #: ``HELP`` (str), ``add_arguments(parser)`` and ``main(args) -> int`` (the exit status)
 #: and keeps its top-level imports light (the parser imports it on every call).
 COMMAND_MODULES: dict[str, str] = {
+    "show": "harness.workflows.show",
+    "models": "harness.workflows.models",
+    "scenarios": "harness.workflows.scenarios",
     "quantize": "harness.workflows.quantize",
     "find-peak": "harness.workflows.find_peak",
     "compliance": "harness.workflows.compliance",
@@ -76,50 +79,12 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _cmd_show(args) -> int:
-    from .run.results import table
-
-    df = table(Path(args.results_dir), latest_only=not args.all)
-    if df.empty:
-        print(f"no runs under {args.results_dir}")
-        return 0
-    cols = ["model", "backend", "precision", "scenario", "mode", "execution", "status",
-            "validity", "samples_per_s", "p90_ms", "p99_ms", "accuracy", "gate", "config",
-            "note", "run_dir"]
-    print(df[cols].fillna("").to_markdown(index=False, floatfmt=".2f"))
-    return 0
-
-
-def _cmd_models(_args) -> int:
-    from . import cards
-
-    for name in cards.available():
-        card = cards.load(name)
-        print(f"{name:22s} {card.task:15s} benchmark={card.benchmark:14s} {card.description}")
-    return 0
-
-
-def _cmd_scenarios(_args) -> int:
-    from . import scenarios
-
-    for s in scenarios.all_scenarios():
-        answers = "sync " if s.synchronous else "async"
-        print(f"{s.name:13s} answers={answers} hint={s.hint:10s} metric: {s.metric}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run one LoadGen test")
     _add_run_args(p)
     p.set_defaults(func=_cmd_run)
-    p = sub.add_parser("show", help="print the latest results as a table")
-    p.add_argument("--results-dir", default="results")
-    p.add_argument("--all", action="store_true", help="every run, not just the latest")
-    p.set_defaults(func=_cmd_show)
-    sub.add_parser("models", help="list model cards").set_defaults(func=_cmd_models)
-    sub.add_parser("scenarios", help="list scenarios").set_defaults(func=_cmd_scenarios)
     for name, module_name in COMMAND_MODULES.items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP)

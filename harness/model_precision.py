@@ -22,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import backends
 from .cards import ModelCard
 from .errors import HarnessError, shorten
 from .weights import Weights
@@ -89,20 +90,21 @@ def label(requested: str, given: str) -> str:
 
 def describe(card: ModelCard, weights: Weights, backend: str, requested: str
              ) -> dict[str, Any]:
-    """The ``precision`` record of a run (``run.json``).
+    """The ``precision`` record of a run (``run.json``) of ``backend`` (its name,
+    :data:`harness.backends.REGISTRY`).
 
     Returns:
         ``{"label", "requested" (--precision), "as_given", "weight_types", "source",
         "requantized_from" (int8: the as-given precision, else None), "note"}``.
 
     Raises:
-        HarnessError: a model file OpenVINO cannot read.
+        HarnessError: a model file OpenVINO cannot read, an unknown backend.
     """
-    if backend != "openvino":  # e.g. PyTorch eager: the card's network in FP32
+    if backends.entry(backend).config.runs_model_file:
+        given = as_given(weights)
+    else:  # e.g. PyTorch eager: the card's network in FP32
         given = {"precision": "fp32", "weight_types": None,
                  "source": f"{backend} runs the card's network in FP32"}
-    else:
-        given = as_given(weights)
     g = given["precision"]
     if requested == "int8":
         note = f"INT8 by NNCF post-training quantization, re-quantized from the {g} model " \

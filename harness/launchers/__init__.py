@@ -5,8 +5,9 @@
 - ``ray`` (:mod:`.ray`): each run a Ray task on a node of a Ray cluster (through the process
   launcher there); the run directory comes back to this machine's results root.
 
-A new launcher (a cluster scheduler) is one module here plus its name in :data:`LAUNCHERS`
-and in :data:`harness.run.config.LAUNCHERS`.
+A new launcher (a cluster scheduler) is one module here, its class in :data:`REGISTRY`
+(keyed by the class's ``name``), and that name in :data:`harness.run.config.LAUNCHERS`, the
+names a run config may give (the run layer, which checks them, cannot import launchers).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from .inline import InlineLauncher
 from .process import ProcessLauncher
 from .ray import RayLauncher
 
-LAUNCHERS = {"inline": InlineLauncher, "process": ProcessLauncher, "ray": RayLauncher}
+#: launcher name -> class, one for each name of :data:`harness.run.config.LAUNCHERS`
+REGISTRY: dict[str, type[Launcher]] = {
+    cls.name: cls for cls in (InlineLauncher, ProcessLauncher, RayLauncher)}
 
 
 def create(name: str, **options) -> Launcher:
@@ -27,9 +30,9 @@ def create(name: str, **options) -> Launcher:
     Raises:
         HarnessError: unknown launcher.
     """
-    if name not in LAUNCHERS:
-        raise HarnessError(f"unknown launcher '{name}'; valid: {', '.join(LAUNCHERS)}")
-    return LAUNCHERS[name](**options) if name != "inline" else InlineLauncher()
+    if name not in REGISTRY:
+        raise HarnessError(f"unknown launcher '{name}'; valid: {', '.join(REGISTRY)}")
+    return REGISTRY[name](**options) if name != "inline" else InlineLauncher()
 
 
 def for_many(name: str, **options) -> Launcher:
@@ -58,5 +61,5 @@ def from_config(config: LauncherConfig, many: bool = False) -> Launcher:
     return ProcessLauncher() if many and config.name == "inline" else create(config.name)
 
 
-__all__ = ["Launcher", "InlineLauncher", "ProcessLauncher", "RayLauncher", "LAUNCHERS",
+__all__ = ["Launcher", "InlineLauncher", "ProcessLauncher", "RayLauncher", "REGISTRY",
            "create", "for_many", "from_config"]

@@ -101,6 +101,7 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
             len(parse_cpu_list(affinity)) < int(rep.system["logical_cores"]):
         cores = affinity
     props = rep.backend.get("properties") or {}
+    chosen = cfg.backend.summary()
     stats = rep.model_stats or {}
     gate = rep.accuracy_gate or {}
     row: dict[str, Any] = {
@@ -113,15 +114,9 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
         "precision_note": rep.precision.get("note"), "attempts": len(rep.attempts) + 1,
         "scenario": cfg.scenario.name, "mode": cfg.mode.name,
         "execution": cfg.execution.kind,
-        "config": config_label(getattr(cfg.backend, "streams", None),
-                               getattr(cfg.backend, "threads", None),
-                               getattr(cfg.backend, "hint", None), cores,
-                               getattr(cfg.backend, "nireq", None),
-                               getattr(cfg.backend, "batch", None)),
-        "streams": getattr(cfg.backend, "streams", None),
-        "threads": getattr(cfg.backend, "threads", None),
-        "hint": getattr(cfg.backend, "hint", None), "cores": cores,
-        "nireq": getattr(cfg.backend, "nireq", None),
+        "config": config_label(cores=cores, **chosen),
+        "streams": chosen["streams"], "threads": chosen["threads"], "hint": chosen["hint"],
+        "cores": cores, "nireq": chosen["nireq"],
         "ov_streams": props.get("NUM_STREAMS"), "ov_threads": props.get("INFERENCE_NUM_THREADS"),
         "status": rep.live_status(),
         "reference_accuracy": (rep.card.get("reference") or {}).get("accuracy"),

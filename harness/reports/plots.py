@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .. import loadgen_logs  # noqa: E402
+from .. import backends, loadgen_logs  # noqa: E402
 from .collect import usable  # noqa: E402
 
 #: Accuracy target of open-division variants: 99% of the FP32 accuracy (MLPerf Inference
@@ -68,8 +68,9 @@ def _precision_key(p: Any) -> tuple:
 
 
 def _label_precision(backend: Any, precision: Any) -> str:
-    """``fp32`` for OpenVINO, ``pytorch fp32`` for other backends (as the results folders)."""
-    if backend in (None, "openvino") or pd.isna(backend):
+    """``fp32`` for OpenVINO (the default backend), ``pytorch fp32`` for other backends (as
+    the results folders)."""
+    if backend in (None, backends.DEFAULT) or pd.isna(backend):
         return str(precision)
     return f"{backend} {precision}"
 
@@ -94,10 +95,11 @@ def _empty(name: str, title: str, why: str) -> Plot:
 # --- 1. throughput relative to a baseline ------------------------------------------------
 
 def parse_baseline(spec: str) -> dict[str, str]:
-    """``model[:precision[:backend]]`` -> dict; defaults fp32, openvino."""
+    """``model[:precision[:backend]]`` -> dict; defaults fp32, the default backend
+    (openvino)."""
     parts = spec.split(":")
     return {"model": parts[0], "precision": parts[1] if len(parts) > 1 else "fp32",
-            "backend": parts[2] if len(parts) > 2 else "openvino"}
+            "backend": parts[2] if len(parts) > 2 else backends.DEFAULT}
 
 
 def plot_relative_throughput(summ: pd.DataFrame, baseline: str = "resnet50:fp32:openvino",
@@ -245,7 +247,7 @@ def plot_quantization(summ: pd.DataFrame) -> Plot:
         for j, prec in enumerate(["fp32", "int8"]):
             for i, model in enumerate(models):
                 part = s[(s["model"] == model) & (s["precision"] == prec)
-                         & (s["backend"] == "openvino")][col].dropna()
+                         & (s["backend"] == backends.DEFAULT)][col].dropna()
                 x = i + (j - 0.5) * 0.38
                 if part.empty:
                     ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=8,

@@ -114,7 +114,7 @@ def precision_of(config: RunConfig) -> dict[str, Any]:
 def precision_folder(plan: Plan) -> str:
     """The precision folder of the run's results (:func:`results.precision_folder` of its
     label)."""
-    return results.precision_folder(plan.config.backend.name, plan.precision["label"])
+    return results.precision_folder(plan.config.backend, plan.precision["label"])
 
 
 def prepare(config: RunConfig) -> Plan:
@@ -139,7 +139,7 @@ def prepare(config: RunConfig) -> Plan:
         print(f"NOTE: no dataset given: {scenario.name} performance run on SYNTHETIC data "
               f"({len(dataset)} random samples of shape {card.input_shape}).", flush=True)
     dataset.prepare()
-    if getattr(config.backend, "remote", False):  # the server holds the model
+    if config.backend.remote:  # the server holds the model
         weights = weights_mod.remote(config.backend.endpoint, config.backend.model_name
                                      or card.name)
     else:
@@ -343,8 +343,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
     sut = SUT(backend, qsl, post, synchronous=scenario.synchronous,
               batch_size=backend.batch_size())
-    network_name = backend.sut_name() if getattr(config.backend, "network_division",
-                                                 False) else None
+    network_name = backend.sut_name() if config.backend.network_division else None
     if network_name is not None:
         report.loadgen.update(network_division=True, sut_name=network_name)
     print(f"LoadGen {scenario.name} {report.loadgen['mode']} ({config.execution.kind} mode) "

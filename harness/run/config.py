@@ -6,9 +6,10 @@ optimum-benchmark's ``BenchmarkConfig``)::
     RunConfig
       model      ModelConfig      card name, weights
       data       DataConfig       dataset folder, first N samples
-      backend    OpenVINOConfig | PyTorchConfig   each backend owns its options
-                                  (harness/backends/<name>/config.py); OpenVINO's hold its
-                                  INT8 calibration settings (no module-level state)
+      backend    BackendConfig    each backend owns its options (harness/backends/<name>/
+                                  config.py, one entry of harness.backends.REGISTRY);
+                                  OpenVINO's hold its INT8 calibration settings (no
+                                  module-level state)
       scenario   ScenarioConfig   scenario name, target QPS, user.conf
       mode       ModeConfig       performance | accuracy, the 99% gate's reference run
       execution  ExecutionConfig  test | valid, test-mode duration, results root, system name,
@@ -41,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import backends
+from ..backends.config import BackendConfig
 from ..backends.kserve.config import KServeConfig
 from ..backends.openvino.config import OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
@@ -51,12 +54,9 @@ from ..system import parse_cpu_list
 
 MODES = ("performance", "accuracy")
 EXECUTIONS = ("test", "valid")
+#: The launchers a run config may name: the one list of their names, each the ``name`` of a
+#: class in :data:`harness.launchers.REGISTRY` (the run layer cannot import launchers).
 LAUNCHERS = ("inline", "process", "ray")
-
-#: Backend name -> its config class. A new backend adds its config here (and its factory in
-#: :mod:`harness.backends`).
-BACKEND_CONFIGS: dict[str, type] = {"openvino": OpenVINOConfig, "pytorch": PyTorchConfig,
-                                    "kserve": KServeConfig}
 
 
 @dataclass
@@ -180,8 +180,7 @@ class RunConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    backend: OpenVINOConfig | PyTorchConfig | KServeConfig = field(
-        default_factory=OpenVINOConfig)
+    backend: BackendConfig = field(default_factory=backends.REGISTRY[backends.DEFAULT].config)
     scenario: ScenarioConfig = field(default_factory=ScenarioConfig)
     mode: ModeConfig = field(default_factory=ModeConfig)
     execution: ExecutionConfig = field(default_factory=ExecutionConfig)
@@ -191,7 +190,7 @@ class RunConfig:
         check(self.mode.name != "accuracy" or self.data.dataset is not None, "--dataset",
               "accuracy mode needs a real dataset: pass DATASET=<folder> (synthetic data "
               "has no labels)")
-        check((getattr(self.backend, "batch", None) or 1) == 1
+        check((self.backend.batch or 1) == 1
               or self.scenario.name != "SingleStream", "--batch",
               "SingleStream sends one sample per query and waits for it (MLPerf rules, "
               "scenarios): batching does not apply; leave --batch out")
@@ -240,9 +239,9 @@ class RunConfig:
             for f in dataclasses.fields(cls):
                 value = node.get(f.name)
                 if isinstance(value, dict):
-                    alts = [a for a in _alternatives(hints[f.name]) if dataclasses.is_dataclass(a)]
-                    sub = BACKEND_CONFIGS[value["name"]] if len(alts) > 1 else alts[0]
-                    walk(sub, value)
+                    sub = hints[f.name]
+                    walk(backends.REGISTRY[value["name"]].config if sub is BackendConfig
+                         else sub, value)
                 elif f.metadata.get("path") and isinstance(value, str) and value and \
                         value not in ("random", "default"):
                     node[f.name] = str((Path(base) / value).resolve())
@@ -300,15 +299,14 @@ def _from_dict(cls, data: Any, where: str):
 
 
 def _value(hint, value: Any, where: str):
+    if hint is BackendConfig:  # chosen by its name
+        if not isinstance(value, dict) or value.get("name") not in backends.REGISTRY:
+            raise HarnessError(f"{where}: needs a 'name', one of "
+                               f"{', '.join(backends.REGISTRY)}")
+        return _from_dict(backends.REGISTRY[value["name"]].config, value, where)
+    if dataclasses.is_dataclass(hint):
+        return _from_dict(hint, value, where)
     alts = _alternatives(hint)
-    dataclass_alts = [a for a in alts if dataclasses.is_dataclass(a)]
-    if dataclass_alts:
-        if len(dataclass_alts) > 1:  # the backend union: chosen by its name
-            if not isinstance(value, dict) or value.get("name") not in BACKEND_CONFIGS:
-                raise HarnessError(f"{where}: needs a 'name', one of "
-                                   f"{', '.join(BACKEND_CONFIGS)}")
-            return _from_dict(BACKEND_CONFIGS[value["name"]], value, where)
-        return _from_dict(dataclass_alts[0], value, where)
     if value is None:
         if type(None) in alts:
             return None
@@ -382,9 +380,9 @@ def options() -> list[Option]:
     for f in dataclasses.fields(RunConfig):
         if f.name == "backend":
             out["--backend"] = Option("--backend", ("backend", "name"), str,
-                                      "inference backend: " + ", ".join(BACKEND_CONFIGS), ())
-            for name, cls in BACKEND_CONFIGS.items():
-                for opt in _walk(cls, ("backend",), name):
+                                      "inference backend: " + ", ".join(backends.REGISTRY), ())
+            for name, entry in backends.REGISTRY.items():
+                for opt in _walk(entry.config, ("backend",), name):
                     if opt.path == ("backend", "name"):
                         continue
                     if opt.flag in out:
@@ -410,7 +408,7 @@ def add_arguments(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()
         if opt.flag in exclude:
             continue
         extra = ""
-        if opt.backends and len(opt.backends) < len(BACKEND_CONFIGS):
+        if opt.backends and len(opt.backends) < len(backends.REGISTRY):
             extra = f" [{', '.join(opt.backends)}]"
         if opt.kind is bool:
             parser.add_argument(opt.flag, action="store_const", const=True, default=None,
@@ -457,12 +455,10 @@ def from_arguments(ns: argparse.Namespace | dict[str, Any],
     data = (base or RunConfig()).to_dict()
     table = {opt.flag: opt for opt in options()}
     backend = values.get("--backend", data["backend"]["name"])
-    if backend not in BACKEND_CONFIGS:
-        raise HarnessError(f"unknown backend '{backend}'. Valid backends: "
-                           f"{', '.join(BACKEND_CONFIGS)}")
+    config_class = backends.entry(backend).config  # an unknown one: listed
     if backend != data["backend"]["name"]:  # another backend: start from its defaults,
         old = data["backend"]                # keeping the options both have
-        new = _defaults(BACKEND_CONFIGS[backend])
+        new = _defaults(config_class)
         for key in new:
             if key != "name" and key in old and not isinstance(old[key], dict):
                 new[key] = old[key]
@@ -508,6 +504,6 @@ def to_arguments(cfg: RunConfig) -> list[str]:
 
 
 __all__ = ["RunConfig", "ModelConfig", "DataConfig", "ScenarioConfig", "ModeConfig",
-           "ExecutionConfig", "LauncherConfig", "OpenVINOConfig", "PyTorchConfig", "KServeConfig",
-           "BACKEND_CONFIGS", "add_arguments", "from_arguments", "to_arguments", "options",
+           "ExecutionConfig", "LauncherConfig", "BackendConfig", "OpenVINOConfig", "PyTorchConfig",
+           "KServeConfig", "add_arguments", "from_arguments", "to_arguments", "options",
            "given"]

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..backends.config import BackendConfig
 from ..errors import HarnessError
 from . import report as report_mod
 
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def precision_folder(backend: str, precision: str) -> str:
-    """The precision folder of a run from its precision label
-    (:mod:`harness.model_precision`): ``uint8``, ``fp32``, ``int8`` for OpenVINO,
-    ``<backend>-<label>`` else."""
-    return precision if backend == "openvino" else f"{backend}-{precision}"
+def precision_folder(backend: BackendConfig, precision: str) -> str:
+    """The precision folder of a run of ``backend`` (a run config's backend section) from
+    its precision label (:mod:`harness.model_precision`): ``uint8``, ``fp32``, ``int8`` for
+    OpenVINO, ``<backend>-<label>`` else (:meth:`BackendConfig.results_label`)."""
+    return backend.results_label(precision)
 
 
 def check_writable(root: Path) -> None:

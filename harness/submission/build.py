@@ -182,7 +182,7 @@ def select(runs: list[RunReport], min_duration_s: float | None = None,
                 (models and cfg.model.name not in models) or \
                 (scenarios_ and cfg.scenario.name not in scenarios_):
             continue
-        key = (cfg.model.name, precision_folder(cfg.backend.name, rep.precision_label),
+        key = (cfg.model.name, precision_folder(cfg.backend, rep.precision_label),
                cfg.scenario.name)
         groups.setdefault(key, {"performance": [], "accuracy": []})
         groups[key][cfg.mode.name].append(rep)

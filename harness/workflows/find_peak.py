@@ -59,7 +59,7 @@ def search_dir(config: RunConfig) -> Path:
     return server_scenario.peak_file(
         Path(config.execution.results_dir),
         config.execution.system or system.default_system_name(), config.model.name,
-        precision_folder(config.backend.name, precision_of(config)["label"])).parent
+        precision_folder(config.backend, precision_of(config)["label"])).parent
 
 
 # --- the search ---------------------------------------------------------------------------

@@ -56,7 +56,8 @@ from typing import Any
 
 from .. import cards, system
 from .. import weights as weights_mod
-from ..backends.openvino.config import NIREQ_PER_STREAM, OpenVINOConfig
+from ..backends.config import BackendConfig
+from ..backends.openvino.config import AUTO, NIREQ_PER_STREAM
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import BatchNotSupported, HarnessError, NoValidServerTarget
 from ..files import replace_atomically, write_json_atomic, write_text_atomic
@@ -68,10 +69,6 @@ from . import find_peak, reference
 HELP = "search the fastest deployment that keeps 99%% of FP32 accuracy (Optuna)"
 
 PRECISIONS = ("fp32", "bf16", "int8", "int8-ac")
-#: The value of the streams or threads dimension that leaves the choice to OpenVINO: the
-#: performance hint picks the streams (THROUGHPUT: by cores and model; LATENCY: 1), and the
-#: threads are all the cores, shared among the streams.
-AUTO = "auto"
 #: OpenVINO's default THROUGHPUT hint at batch 1 as a point of the space (``auto`` streams
 #: stand with the harness's default requests per stream).
 DEFAULT_POINT = {"streams": AUTO, "threads": AUTO, "nireq_per_stream": NIREQ_PER_STREAM,
@@ -194,40 +191,29 @@ def family_check(models: list[str]) -> None:
                            f"reference model) = {fam}); search one family at a time")
 
 
-def default_space(models: list[str], scenario: str, trained: bool, dataset: str | None,
-                  cores: int) -> Space:
-    """The full space for this machine: streams and threads ``auto`` or 1..cores (measured on
-    16 cores, resnet50 bf16: the THROUGHPUT hint's own split gave 723 samples/s where the
-    best of 15 trials with explicit threads only gave 557, so the hint's choices are points
-    of the space, and explicit streams with all the cores, ``threads = auto``, too)."""
-    precisions = ["fp32", "int8"]
-    if system.supports_bf16():
-        precisions.insert(1, "bf16")
+def default_space(backend: BackendConfig, models: list[str], scenario: str, trained: bool,
+                  dataset: str | None, cores: int) -> Space:
+    """The full space for this machine: the backend's (:meth:`BackendConfig.search_space`:
+    OpenVINO's precisions, streams and threads ``auto`` or 1..cores, ...), and ``int8-ac``
+    where accuracy is measured (trained weights and a dataset)."""
+    dims = backend.search_space(scenario, cores)
     if trained and dataset:
-        precisions.append("int8-ac")
-    return Space(model=list(models), precision=precisions,
-                 streams=[AUTO, *range(1, cores + 1)], threads=[AUTO, *range(1, cores + 1)],
-                 nireq_per_stream=[1, 2, 4], hint=["THROUGHPUT", "LATENCY"],
-                 batch=[1] if scenario == "SingleStream" else [1, 2, 4, 8])
+        dims["precision"].append("int8-ac")
+    return Space(model=list(models), **dims)
 
 
 def trial_config(search: Search, params: dict[str, Any], scenario: str | None = None
                  ) -> RunConfig:
-    """The run config of one point of the space. ``auto`` streams or threads are left unset
-    (the hint decides); with ``auto`` streams the infer requests are the harness's default
-    (twice the streams the hint picks, at least OpenVINO's optimal number)."""
+    """The run config of one point of the space: the base's backend at that point
+    (:meth:`BackendConfig.at_point`; ``auto`` streams or threads are left unset, the hint
+    decides); ``int8`` calibrated on the search's dataset, ``int8-ac`` with NNCF accuracy
+    control (1% drop)."""
     base = search.base
     precision = params["precision"]
-    streams, threads = (None if params[k] == AUTO else params[k]
-                        for k in ("streams", "threads"))
-    quant = base.backend.quantization if isinstance(base.backend, OpenVINOConfig) else None
-    backend = OpenVINOConfig(
-        device=getattr(base.backend, "device", "CPU"),
-        precision="int8" if precision.startswith("int8") else precision,
-        hint=params["hint"], streams=streams, threads=threads,
-        nireq=streams * params["nireq_per_stream"] if streams else None,
-        batch=params["batch"] if params["batch"] > 1 else None)
+    backend = base.backend.at_point(
+        {**params, "precision": "int8" if precision.startswith("int8") else precision})
     if backend.precision == "int8":
+        quant = backend.quantization
         q = replace(quant, calibration_dataset=quant.calibration_dataset
                     or search.accuracy_dataset,
                     calibration_count=search.calibration_count or quant.calibration_count,
@@ -966,8 +952,8 @@ def main(args) -> int:
             values[flag] = value
     base = run_config.from_arguments(values)
     cores = len(system.affinity())
-    space = default_space(models, options.scenario, all(trained.values()), args.dataset,
-                          cores)
+    space = default_space(base.backend, models, options.scenario, all(trained.values()),
+                          args.dataset, cores)
     for dim, attr in (("precisions", "precision"), ("streams", "streams"),
                       ("threads", "threads"), ("nireq_per_stream", "nireq_per_stream"),
                       ("hints", "hint"), ("batches", "batch")):

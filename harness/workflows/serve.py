@@ -60,7 +60,7 @@ def main(args) -> int:
     weights = weights_mod.resolve(card, cfg.model.weights, "performance")
     if not weights.trained:
         print(f"NOTE: {weights.note}", flush=True)
-    backend = backends.create("openvino")
+    backend = backends.create(cfg.backend.name)  # the default, OpenVINO: --backend is not served
     backend.load(card, weights, cfg.backend,
                  LoadContext(default_hint="THROUGHPUT", dataset=cfg.data.dataset))
     # imported here, not at the top: the kserve package and tritonclient (the kserve client

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ...options import check, option
+from ..config import BackendConfig
 
 PROTOCOLS = ("grpc", "http")
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
 @dataclass
-class KServeConfig:
+class KServeConfig(BackendConfig):
     """A remote inference server speaking the KServe v2 / Open Inference Protocol.
 
     Attributes:

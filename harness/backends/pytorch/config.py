@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...options import check, option
+from ..config import BackendConfig
 
 
 @dataclass
-class PyTorchConfig:
+class PyTorchConfig(BackendConfig):
     """Vanilla PyTorch: the card's network in eager FP32 (the baseline of published results).
 
     Attributes:
