@@ -144,13 +144,18 @@ def test_card_quantization_settings_are_checked_and_turned_into_nncf_arguments()
     YOLOX card's ignored scope becomes an nncf.IgnoredScope; cards without settings get
     NNCF's defaults (and keep their cache keys: nothing is added to them)."""
     import nncf
+    from nncf.quantization.advanced_parameters import OverflowFix
 
     assert quantization.card_settings(cards.load("resnet50")) == {}
     yolox = cards.load("yolox_nano")
     settings = quantization.card_settings(yolox)
     kwargs = quantization._nncf_arguments(settings)
     assert isinstance(kwargs["ignored_scope"], nncf.IgnoredScope)
-    assert kwargs["ignored_scope"].types == ["Concat"] and len(kwargs["ignored_scope"].names) == 9
+    assert kwargs["ignored_scope"].types == ["Concat"] and len(kwargs["ignored_scope"].names) == 12
+    # the overflow fix is always explicit: NNCF's default unless the ISA needs more
+    assert kwargs["advanced_parameters"].overflow_fix == OverflowFix.FIRST_LAYER
+    assert quantization._nncf_arguments(settings, "enable")[
+        "advanced_parameters"].overflow_fix == OverflowFix.ENABLE
     card = cards.load("resnet50")
     for table, message in (({"ignored_type": ["Concat"]}, "unknown key.*ignored_type"),
                            ({"preset": "fast"}, "preset"),

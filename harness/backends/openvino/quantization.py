@@ -450,6 +450,10 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
                dataset: str | None = None, eval_count: int | None = None) -> Path:
     """The INT8 OpenVINO IR of ``card`` with ``weights`` (quantized once, then cached).
 
+    Steps: check the inputs, choose the calibration and validation samples and the overflow
+    fix for this run's INT8 kernels, key the cache on all of it, and (not cached) quantize
+    with NNCF and record how (:func:`_quantize`, :func:`_build_info`).
+
     Args:
         card, weights: as for :func:`harness.backends.openvino.ir.fp32_model`.
         config: calibration settings (None: the defaults).
@@ -460,48 +464,23 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
 
     Returns:
         Path of ``model.xml``; ``quantization.json`` beside it records the calibration set,
-        overlap, settings, versions and (accuracy control) the metric and reverted layers.
+        overlap, settings, versions, the INT8 kernels it was built for and (accuracy control)
+        the metric and reverted layers.
 
     Raises:
         HarnessError: bad calibration input (see :func:`calibration_set`), bad card settings
             (:func:`card_settings`), accuracy control without a labelled dataset or trained
-            weights, or NNCF failing (e.g. an ignored name the model lacks).
+            weights, an unknown ``ONEDNN_MAX_CPU_ISA``, or NNCF failing (e.g. an ignored name
+            the model lacks).
     """
     config = config or QuantizationConfig()
     dataset = dataset or config.calibration_dataset
-    if config.max_accuracy_drop is not None:
-        if dataset is None:
-            raise HarnessError("--max-accuracy-drop needs a labelled dataset (DATASET=...) to "
-                               "validate on")
-        if not weights.trained:
-            raise HarnessError("--max-accuracy-drop needs trained weights: the accuracy of "
-                               "random weights is meaningless")
+    _check_accuracy_control(config, dataset, weights)
     options = card_settings(card)
     choice = isa_choice(config)
     warn_unvalidated(card, choice["int8_isa"])
-    overlap = _validation_overlap(card, config) and config.max_accuracy_drop is not None
     cal = calibration_set(card, config, dataset)
-    validation: list[int] = []
-    if overlap:  # validate on the samples the run evaluates (explicitly asked for)
-        evaluated = list(range(min(eval_count or len(cal.dataset), len(cal.dataset))))
-        n_val = config.validation_count or len(evaluated)
-        if n_val < 1 or n_val > len(evaluated):
-            raise HarnessError(f"--validation-count {n_val}: the run evaluates "
-                               f"{len(evaluated)} samples")
-        validation = evaluated[:n_val]
-        print(f"NOTE: accuracy control validates on {len(validation)} of the evaluated samples "
-              f"(validation overlaps evaluation, asked for by validation_overlap): the reported "
-              f"accuracy is then not independent of the quantization choices.", flush=True)
-    elif config.max_accuracy_drop is not None:
-        held_out = sorted(set(range(len(cal.dataset))) - set(cal.indices))
-        n_val = config.validation_count or min(DEFAULT_VALIDATION_COUNT, len(held_out))
-        if n_val < 1 or n_val > len(held_out):
-            raise HarnessError(f"accuracy control needs held-out samples: {len(held_out)} "
-                               f"samples are not used for calibration, {n_val} asked "
-                               f"(a small dataset may validate on the evaluated samples "
-                               f"instead: validation_overlap = true in the card's "
-                               f"[quantization], or --validation-overlap)")
-        validation = held_out[:n_val]
+    validation, overlap = _validation_samples(card, config, cal, eval_count)
     fp32_xml = ir.fp32_model(card, weights)
     vers = versions()
     settings = {"calibration": cal.identity(), "count": len(cal.indices),
@@ -518,91 +497,169 @@ def int8_model(card: ModelCard, weights: Weights, config: QuantizationConfig | N
     key = ir.cache_key(card, weights, "int8", quantization=settings)
 
     def build(tmp: Path):
-        import nncf
         import openvino as ov
 
-        model = ov.Core().read_model(str(fp32_xml))
-        calib = nncf.Dataset(cal.indices, lambda i: cal.dataset.load_sample(int(i)))
-        kwargs = _nncf_arguments(options, choice["overflow_fix"])
-        preset = options.get("preset", "performance")
-        info: dict[str, Any] = {
-            "method": "nncf.quantize" if config.max_accuracy_drop is None
-            else "nncf.quantize_with_accuracy_control",
-            "preset": preset + (" (symmetric INT8)" if preset == "performance"
-                                else " (symmetric weights, asymmetric activations)"),
-            "card_settings": options, "fp32_ir": str(fp32_xml),
-            # the kernels of the run that built it; runs that reuse it record their own
-            "built_for": {**choice, "validated_isas": validated_isas(card)},
-            "calibration": {"source": cal.source, "count": len(cal.indices),
-                            "list_file": cal.list_file, "list_sha256": cal.list_sha256,
-                            "seed": CALIBRATION_SEED if "seeded" in cal.source
-                            or cal.source == "synthetic" else None,
-                            "dataset": cal.dataset.describe(),
-                            "indices": cal.indices, "names": cal.names},
-            **vers}
+        info = _build_info(card, config, options, choice, cal, fp32_xml, vers)
         print(f"quantizing {card.name} to INT8 with NNCF ({info['method']}, "
               f"{len(cal.indices)} calibration samples, {cal.source}"
               + (f"; card settings {json.dumps(options)}" if options else "")
               + f"; overflow fix {choice['overflow_fix']} for {choice['int8_isa']} kernels)...",
               flush=True)
-        calls: list[dict[str, Any]] = []
-        capture = _LogCapture()
-        nncf_logger = logging.getLogger("nncf")
-        nncf_logger.addHandler(capture)
-        try:
-            if config.max_accuracy_drop is None:
-                quantized = nncf.quantize(model, calib, subset_size=len(cal.indices), **kwargs)
-            else:
-                from nncf.quantization.advanced_parameters import \
-                    AdvancedAccuracyRestorerParameters
-
-                if "advanced_parameters" in kwargs:
-                    kwargs["advanced_quantization_parameters"] = kwargs.pop(
-                        "advanced_parameters")
-                restorer = AdvancedAccuracyRestorerParameters(
-                    ranking_subset_size=options.get("ranking_subset_size"))
-                val = nncf.Dataset(validation, lambda i: cal.dataset.load_sample(int(i)))
-                quantized = nncf.quantize_with_accuracy_control(
-                    model, calib, val, _validation_fn(card, cal.dataset, calls, len(validation)),
-                    max_drop=config.max_accuracy_drop, drop_type=nncf.DropType.RELATIVE,
-                    subset_size=len(cal.indices), advanced_accuracy_restorer_parameters=restorer,
-                    **kwargs)
-        except HarnessError:
-            raise
-        except Exception as exc:
-            raise HarnessError(f"NNCF could not quantize {card.name}: "
-                               f"{exc.__class__.__name__}: {shorten(exc, 400)}") from exc
-        finally:
-            nncf_logger.removeHandler(capture)
+        model = ov.Core().read_model(str(fp32_xml))
+        quantized, calls, messages = _quantize(model, card, config, options, choice, cal,
+                                               validation)
         if config.max_accuracy_drop is not None:
-            info["accuracy_control"] = {
-                "max_drop": config.max_accuracy_drop, "drop_type": "relative",
-                "validation_count": len(validation),
-                "validation_overlaps_evaluation": overlap,
-                "validation_samples": (
-                    f"validation overlaps evaluation: the first {len(validation)} samples, "
-                    f"which the run evaluates (validation_overlap)") if overlap else
-                "held out: dataset samples not in the calibration set",
-                "reverted_layers": _reverted_layers(capture.messages),
-                # full validation passes in order: FP32 model, quantized model, then each
-                # candidate with layers restored to floating point (the last is the result)
-                "validation_metrics": calls,
-                "fp32_metric": calls[0]["metric"] if calls else None,
-                "int8_metric_before_restoring": calls[1]["metric"] if len(calls) > 1 else None,
-                "final_metric": calls[-1]["metric"] if len(calls) > 1 else None,
-                "log": [m for m in capture.messages
-                        if any(w in m for w in ("ccuracy", "metric", "reverted",
-                                                "Algorithm completed"))]}
+            info["accuracy_control"] = _accuracy_control_info(config, validation, overlap,
+                                                              calls, messages)
         (tmp / INFO_FILE).write_text(json.dumps(info, indent=2, default=str) + "\n")
         return quantized
 
     xml = ir.cached_ir(key, build, f"{card.name} INT8 ({weights.identity})")
-    report = read_info(xml)
-    ac = report.get("accuracy_control")
+    ac = read_info(xml).get("accuracy_control")
     if ac is not None:
         print(f"accuracy control: {len(ac['reverted_layers'])} layer(s) kept in floating "
               f"point: {', '.join(ac['reverted_layers']) or 'none'}", flush=True)
     return xml
+
+
+def _check_accuracy_control(config: QuantizationConfig, dataset: str | None,
+                            weights: Weights) -> None:
+    """Accuracy control needs a labelled dataset and trained weights.
+
+    Raises:
+        HarnessError: either is missing (naming the fix).
+    """
+    if config.max_accuracy_drop is None:
+        return
+    if dataset is None:
+        raise HarnessError("--max-accuracy-drop needs a labelled dataset (DATASET=...) to "
+                           "validate on")
+    if not weights.trained:
+        raise HarnessError("--max-accuracy-drop needs trained weights: the accuracy of "
+                           "random weights is meaningless")
+
+
+def _validation_samples(card: ModelCard, config: QuantizationConfig, cal: CalibrationSet,
+                        eval_count: int | None) -> tuple[list[int], bool]:
+    """Accuracy control's validation samples and whether they overlap the evaluated ones:
+    held out (samples not in the calibration set) by default, the first evaluated samples
+    when validation_overlap is asked for; ``([], False)`` without accuracy control.
+
+    Raises:
+        HarnessError: too few samples for the validation count asked.
+    """
+    if config.max_accuracy_drop is None:
+        return [], False
+    if _validation_overlap(card, config):  # validate on the samples the run evaluates
+        evaluated = list(range(min(eval_count or len(cal.dataset), len(cal.dataset))))
+        n_val = config.validation_count or len(evaluated)
+        if n_val < 1 or n_val > len(evaluated):
+            raise HarnessError(f"--validation-count {n_val}: the run evaluates "
+                               f"{len(evaluated)} samples")
+        print(f"NOTE: accuracy control validates on {n_val} of the evaluated samples "
+              f"(validation overlaps evaluation, asked for by validation_overlap): the reported "
+              f"accuracy is then not independent of the quantization choices.", flush=True)
+        return evaluated[:n_val], True
+    held_out = sorted(set(range(len(cal.dataset))) - set(cal.indices))
+    n_val = config.validation_count or min(DEFAULT_VALIDATION_COUNT, len(held_out))
+    if n_val < 1 or n_val > len(held_out):
+        raise HarnessError(f"accuracy control needs held-out samples: {len(held_out)} "
+                           f"samples are not used for calibration, {n_val} asked "
+                           f"(a small dataset may validate on the evaluated samples "
+                           f"instead: validation_overlap = true in the card's "
+                           f"[quantization], or --validation-overlap)")
+    return held_out[:n_val], False
+
+
+def _build_info(card: ModelCard, config: QuantizationConfig, options: dict[str, Any],
+                choice: dict[str, Any], cal: CalibrationSet, fp32_xml: Path,
+                vers: dict[str, str]) -> dict[str, Any]:
+    """The ``quantization.json`` record of a build, before NNCF runs."""
+    preset = options.get("preset", "performance")
+    return {
+        "method": "nncf.quantize" if config.max_accuracy_drop is None
+        else "nncf.quantize_with_accuracy_control",
+        "preset": preset + (" (symmetric INT8)" if preset == "performance"
+                            else " (symmetric weights, asymmetric activations)"),
+        "card_settings": options, "fp32_ir": str(fp32_xml),
+        # the kernels of the run that built it; runs that reuse it record their own
+        "built_for": {**choice, "validated_isas": validated_isas(card)},
+        "calibration": {"source": cal.source, "count": len(cal.indices),
+                        "list_file": cal.list_file, "list_sha256": cal.list_sha256,
+                        "seed": CALIBRATION_SEED if "seeded" in cal.source
+                        or cal.source == "synthetic" else None,
+                        "dataset": cal.dataset.describe(),
+                        "indices": cal.indices, "names": cal.names},
+        **vers}
+
+
+def _quantize(model, card: ModelCard, config: QuantizationConfig, options: dict[str, Any],
+              choice: dict[str, Any], cal: CalibrationSet, validation: list[int]):
+    """Run NNCF on ``model`` (an ``ov.Model``): ``nncf.quantize``, or
+    ``nncf.quantize_with_accuracy_control`` with ``--max-accuracy-drop``.
+
+    Returns:
+        ``(quantized ov.Model, full validation passes [{"samples", "metric"}], NNCF's log
+        messages)``.
+
+    Raises:
+        HarnessError: NNCF failing (its error, shortened).
+    """
+    import nncf
+
+    calib = nncf.Dataset(cal.indices, lambda i: cal.dataset.load_sample(int(i)))
+    kwargs = _nncf_arguments(options, choice["overflow_fix"])
+    calls: list[dict[str, Any]] = []
+    capture = _LogCapture()
+    nncf_logger = logging.getLogger("nncf")
+    nncf_logger.addHandler(capture)
+    try:
+        if config.max_accuracy_drop is None:
+            quantized = nncf.quantize(model, calib, subset_size=len(cal.indices), **kwargs)
+        else:
+            from nncf.quantization.advanced_parameters import \
+                AdvancedAccuracyRestorerParameters
+
+            kwargs["advanced_quantization_parameters"] = kwargs.pop("advanced_parameters")
+            restorer = AdvancedAccuracyRestorerParameters(
+                ranking_subset_size=options.get("ranking_subset_size"))
+            val = nncf.Dataset(validation, lambda i: cal.dataset.load_sample(int(i)))
+            quantized = nncf.quantize_with_accuracy_control(
+                model, calib, val, _validation_fn(card, cal.dataset, calls, len(validation)),
+                max_drop=config.max_accuracy_drop, drop_type=nncf.DropType.RELATIVE,
+                subset_size=len(cal.indices), advanced_accuracy_restorer_parameters=restorer,
+                **kwargs)
+    except HarnessError:
+        raise
+    except Exception as exc:
+        raise HarnessError(f"NNCF could not quantize {card.name}: "
+                           f"{exc.__class__.__name__}: {shorten(exc, 400)}") from exc
+    finally:
+        nncf_logger.removeHandler(capture)
+    return quantized, calls, capture.messages
+
+
+def _accuracy_control_info(config: QuantizationConfig, validation: list[int], overlap: bool,
+                           calls: list[dict[str, Any]], messages: list[str]) -> dict[str, Any]:
+    """The ``accuracy_control`` part of ``quantization.json``: bound, validation samples,
+    reverted layers and the metric of each full validation pass."""
+    return {
+        "max_drop": config.max_accuracy_drop, "drop_type": "relative",
+        "validation_count": len(validation),
+        "validation_overlaps_evaluation": overlap,
+        "validation_samples": (
+            f"validation overlaps evaluation: the first {len(validation)} samples, "
+            f"which the run evaluates (validation_overlap)") if overlap else
+        "held out: dataset samples not in the calibration set",
+        "reverted_layers": _reverted_layers(messages),
+        # full validation passes in order: FP32 model, quantized model, then each
+        # candidate with layers restored to floating point (the last is the result)
+        "validation_metrics": calls,
+        "fp32_metric": calls[0]["metric"] if calls else None,
+        "int8_metric_before_restoring": calls[1]["metric"] if len(calls) > 1 else None,
+        "final_metric": calls[-1]["metric"] if len(calls) > 1 else None,
+        "log": [m for m in messages
+                if any(w in m for w in ("ccuracy", "metric", "reverted", "Algorithm completed"))]}
 
 
 def read_info(xml: Path | str) -> dict[str, Any]:
