@@ -175,6 +175,40 @@ def select(runs: list[RunReport], min_duration_s: float | None = None,
             accuracy run (all such gaps are listed with the commands that fill them), or an
             accuracy run that failed the 99% gate.
     """
+    groups = _group(runs, precision, models, scenarios_)
+    if not groups:
+        raise HarnessError("no runs found: run the benchmarks first (harness "
+                           "prepare-submission, or harness run ... --execution valid)")
+    results, missing, failed_gate = [], [], []
+    for (model, prec, scen), g in sorted(groups.items()):
+        if not g["performance"]:
+            continue  # an accuracy run alone is no result
+        perf = [r for r in g["performance"] if _usable(r, "performance", min_duration_s)]
+        acc = [r for r in g["accuracy"] if _usable(r, "accuracy", min_duration_s)]
+        missing += _gaps(f"{model} {prec} {scen}", g, perf, acc, min_duration_s)
+        if perf and acc:
+            a = _newest(acc)
+            if a.gate_passed is False and not allow_gate_fail:
+                failed_gate.append(_gate_failure(f"{model} {prec} {scen}", a))
+            results.append(_with_compliance(Result(model, prec, scen, _newest(perf), a)))
+    if missing:
+        raise HarnessError("cannot build the submission; missing valid runs:\n  "
+                           + "\n  ".join(missing))
+    if failed_gate:
+        raise HarnessError("cannot build the submission: accuracy below 99% of FP32 (MLPerf's "
+                           "rule for optimized and INT8 models):\n  " + "\n  ".join(failed_gate)
+                           + "\nFix the model (e.g. --max-accuracy-drop 0.01), or give "
+                             "--allow-gate-fail to submit it marked as failing the gate")
+    if not results:
+        raise HarnessError("no performance runs found among the given runs")
+    _name_folders(results)
+    return results
+
+
+def _group(runs: list[RunReport], precision: str | None, models: list[str] | None,
+           scenarios_: list[str] | None) -> dict[tuple[str, str, str], dict[str, list]]:
+    """``{(model, precision folder, scenario): {"performance": [...], "accuracy": [...]}}``
+    of the runs the filters keep."""
     groups: dict[tuple[str, str, str], dict[str, list[RunReport]]] = {}
     for rep in runs:
         cfg = rep.config
@@ -186,59 +220,56 @@ def select(runs: list[RunReport], min_duration_s: float | None = None,
                cfg.scenario.name)
         groups.setdefault(key, {"performance": [], "accuracy": []})
         groups[key][cfg.mode.name].append(rep)
-    if not groups:
-        raise HarnessError("no runs found: run the benchmarks first (harness "
-                           "prepare-submission, or harness run ... --execution valid)")
-    results, missing, failed_gate = [], [], []
-    for (model, prec, scen), g in sorted(groups.items()):
-        if not g["performance"]:
-            continue  # an accuracy run alone is no result
-        perf = [r for r in g["performance"] if _usable(r, "performance", min_duration_s)]
-        acc = [r for r in g["accuracy"] if _usable(r, "accuracy", min_duration_s)]
-        example = _newest(g["performance"])
-        if not perf:
-            done = [r for r in g["performance"] if r.complete]
-            why = ("only test-mode runs" if done and all(
-                r.config.execution.kind != "valid" for r in done)
-                else "no complete VALID valid-mode run")
-            missing.append(f"{model} {prec} {scen} performance: {why} (newest: "
-                           f"{example.run_dir}); make it with: "
-                           f"{reproduce_command(example, 'performance')}")
-        if not acc:
-            src = _newest(g["accuracy"]) if g["accuracy"] else example
-            missing.append(f"{model} {prec} {scen} accuracy: no complete "
-                           f"{'valid-mode ' if min_duration_s is None else ''}accuracy run; "
-                           f"make it with: {reproduce_command(src, 'accuracy')}")
-        if perf and acc:
-            a = _newest(acc)
-            if a.gate_passed is False and not allow_gate_fail:
-                g_ = a.accuracy_gate
-                failed_gate.append(f"{model} {prec} {scen}: {a.run_dir} FAILED the 99% gate "
-                                   f"({g_.get('metric')} {g_.get('value'):.3f}% = "
-                                   f"{g_.get('ratio'):.4f} of FP32 "
-                                   f"{g_.get('reference_value'):.3f}%)")
-            r = Result(model, prec, scen, _newest(perf), a)
-            for test in rules.COMPLIANCE_TESTS_RUN:
-                rec = latest_compliance(r.perf.path.parent.parent, test)
-                if rec and Path(rec["reference_run"]).resolve() == r.perf.path.resolve():
-                    r.compliance[test] = rec
-            results.append(r)
-    if missing:
-        raise HarnessError("cannot build the submission; missing valid runs:\n  "
-                           + "\n  ".join(missing))
-    if failed_gate:
-        raise HarnessError("cannot build the submission: accuracy below 99% of FP32 (MLPerf's "
-                           "rule for optimized and INT8 models):\n  " + "\n  ".join(failed_gate)
-                           + "\nFix the model (e.g. --max-accuracy-drop 0.01), or give "
-                             "--allow-gate-fail to submit it marked as failing the gate")
-    if not results:
-        raise HarnessError("no performance runs found among the given runs")
+    return groups
+
+
+def _gaps(what: str, group: dict[str, list[RunReport]], perf: list[RunReport],
+          acc: list[RunReport], min_duration_s: float | None) -> list[str]:
+    """The lines naming a result's missing performance or accuracy run, each with the
+    command that makes it."""
+    example = _newest(group["performance"])
+    out = []
+    if not perf:
+        done = [r for r in group["performance"] if r.complete]
+        why = ("only test-mode runs" if done and all(
+            r.config.execution.kind != "valid" for r in done)
+            else "no complete VALID valid-mode run")
+        out.append(f"{what} performance: {why} (newest: {example.run_dir}); make it with: "
+                   f"{reproduce_command(example, 'performance')}")
+    if not acc:
+        src = _newest(group["accuracy"]) if group["accuracy"] else example
+        out.append(f"{what} accuracy: no complete "
+                   f"{'valid-mode ' if min_duration_s is None else ''}accuracy run; "
+                   f"make it with: {reproduce_command(src, 'accuracy')}")
+    return out
+
+
+def _gate_failure(what: str, acc: RunReport) -> str:
+    """The line naming an accuracy run that failed the 99% gate, with its figures."""
+    g = acc.accuracy_gate
+    return (f"{what}: {acc.run_dir} FAILED the 99% gate ({g.get('metric')} "
+            f"{g.get('value'):.3f}% = {g.get('ratio'):.4f} of FP32 "
+            f"{g.get('reference_value'):.3f}%)")
+
+
+def _with_compliance(result: Result) -> Result:
+    """``result`` with the newest compliance record of each test whose reference run is
+    its performance run."""
+    for test in rules.COMPLIANCE_TESTS_RUN:
+        rec = latest_compliance(result.perf.path.parent.parent, test)
+        if rec and Path(rec["reference_run"]).resolve() == result.perf.path.resolve():
+            result.compliance[test] = rec
+    return result
+
+
+def _name_folders(results: list[Result]) -> None:
+    """Each result's folder in the tree: the model, or model-precision where one model has
+    results of several precisions."""
     precisions: dict[str, set] = {}
     for r in results:
         precisions.setdefault(r.model, set()).add(r.precision)
     for r in results:
         r.folder = r.model if len(precisions[r.model]) == 1 else f"{r.model}-{r.precision}"
-    return results
 
 
 def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
