@@ -218,6 +218,14 @@ class OpenVINOBackend(Backend):
                 self._answer_failed(exc)
                 return
 
+    def set_width(self, streams: int, threads: int) -> bool:
+        """Recompile the loaded model with ``streams`` streams and ``threads`` threads (the
+        harness's default infer requests: twice the streams); :meth:`settings` then reports
+        them."""
+        self.load_ir(self.model_path, replace(self.config, streams=int(streams),
+                                              threads=int(threads), nireq=None))
+        return True
+
     def parallelism(self) -> int:
         return len(self.queue)
 
@@ -239,7 +247,7 @@ class OpenVINOBackend(Backend):
         c = self.config
         return {"device": c.device, "precision": c.precision, "hint": c.hint,
                 "streams": c.streams, "threads": c.threads, "nireq": c.nireq,
-                "batch": c.batch}
+                "batch": c.batch, "batch_timeout_us": c.batch_timeout_us}
 
     def build_facts(self) -> dict[str, Any] | None:
         """INT8: the quantization record (calibration set, overlap, versions), else None."""

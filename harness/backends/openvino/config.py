@@ -76,6 +76,11 @@ class OpenVINOConfig:
             169-173 samples/s, 4 requests 200-202, benchmark_app 183-194).
         batch: samples per inference request (None: 1); the model is reshaped to it.
             Offline, Server and MultiStream only (SingleStream is one sample per query).
+        batch_timeout_us: Server with ``batch`` > 1: the dispatcher waits up to this many
+            microseconds after a partial batch's first sample arrived for more samples,
+            then starts it (Triton's ``max_queue_delay_microseconds``); None or 0: it starts
+            what has arrived. Offline and MultiStream issue their samples together: nothing
+            to wait for there (:attr:`harness.scenarios.Scenario.batch_window`).
         quantization: INT8 calibration settings (``precision = int8`` only).
     """
 
@@ -89,6 +94,9 @@ class OpenVINOConfig:
                                           "the streams)")
     batch: int | None = option(None, help="samples per inference request (>= 1; the model "
                                           "is reshaped to it; not SingleStream)")
+    batch_timeout_us: int | None = option(
+        None, help="Server with --batch N > 1: wait up to this many microseconds for a "
+                   "partial batch to fill (0, the default: start what has arrived)")
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
 
     def __post_init__(self) -> None:
@@ -102,6 +110,10 @@ class OpenVINOConfig:
         for flag, value in (("--streams", self.streams), ("--threads", self.threads),
                             ("--nireq", self.nireq), ("--batch", self.batch)):
             check(value is None or value >= 1, flag, f"{value} must be at least 1")
+        check(self.batch_timeout_us is None or self.batch_timeout_us >= 0,
+              "--batch-timeout-us", f"{self.batch_timeout_us} must be 0 or more microseconds")
+        check(not self.batch_timeout_us or (self.batch or 1) > 1, "--batch-timeout-us",
+              "a batching window needs batches: give --batch N (N > 1) too")
         check(self.precision == "int8" or not self.quantization.is_set(),
               "--calibration-dataset/--calibration-list/--calibration-count/"
               "--max-accuracy-drop", "apply to PRECISION=int8 only")
