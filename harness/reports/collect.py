@@ -57,7 +57,7 @@ SEARCH_FOLDER = "peak_search"
 
 
 def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None,
-                 batch=None) -> str:
+                 batch=None, batch_timeout_us=None) -> str:
     """The hardware configuration as one short string, e.g. ``streams=2 threads=1 cores=0``.
 
     Only settings the user chose appear; ``default`` when none was (the backend's and the
@@ -65,8 +65,9 @@ def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None,
     """
     parts = [f"{name}={value}" for name, value in (("streams", streams), ("threads", threads),
                                                     ("hint", hint), ("cores", cores),
-                                                    ("nireq", nireq), ("batch", batch))
-             if value not in (None, "")]
+                                                    ("nireq", nireq), ("batch", batch),
+                                                    ("batch_timeout_us", batch_timeout_us))
+             if value not in (None, "", 0)]
     return " ".join(parts) if parts else "default"
 
 
@@ -117,7 +118,8 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
                                getattr(cfg.backend, "threads", None),
                                getattr(cfg.backend, "hint", None), cores,
                                getattr(cfg.backend, "nireq", None),
-                               getattr(cfg.backend, "batch", None)),
+                               getattr(cfg.backend, "batch", None),
+                               getattr(cfg.backend, "batch_timeout_us", None)),
         "streams": getattr(cfg.backend, "streams", None),
         "threads": getattr(cfg.backend, "threads", None),
         "hint": getattr(cfg.backend, "hint", None), "cores": cores,

@@ -220,10 +220,13 @@ class OpenVINOBackend(Backend):
 
     def set_width(self, streams: int, threads: int) -> bool:
         """Recompile the loaded model with ``streams`` streams and ``threads`` threads (the
-        harness's default infer requests: twice the streams); :meth:`settings` then reports
-        them."""
-        self.load_ir(self.model_path, replace(self.config, streams=int(streams),
+        harness's default infer requests: twice the streams). :meth:`settings` still says
+        what was asked (None: the harness chose; a recorded Server peak belongs to that),
+        :meth:`properties` what was compiled."""
+        asked = self.config
+        self.load_ir(self.model_path, replace(asked, streams=int(streams),
                                               threads=int(threads), nireq=None))
+        self.config = asked
         return True
 
     def parallelism(self) -> int:
@@ -243,7 +246,8 @@ class OpenVINOBackend(Backend):
         return out
 
     def settings(self) -> dict[str, Any]:
-        """Device, precision, effective hint, streams, threads and infer requests asked for."""
+        """Device, precision, effective hint, streams, threads, infer requests and batching
+        asked for (streams None: chosen by the hint or the Server deployment rule)."""
         c = self.config
         return {"device": c.device, "precision": c.precision, "hint": c.hint,
                 "streams": c.streams, "threads": c.threads, "nireq": c.nireq,
