@@ -165,3 +165,15 @@ def test_optimize_searches_the_window_for_server_only(tmp_path):
     assert cfg.scenario.name == "Server"
     cfg = optimize.trial_config(search, optimize.default_params(space, MODEL, "fp32"))
     assert cfg.backend.batch_timeout_us is None and cfg.backend.batch is None
+
+
+def test_a_peak_belongs_to_its_batching_window():
+    from harness.scenarios.server import peak_key
+
+    settings = {"device": "CPU", "hint": "THROUGHPUT", "streams": None, "threads": None,
+                "nireq": None, "batch": 4, "batch_timeout_us": None}
+    # no window: the key of peaks recorded before windows existed
+    assert peak_key(settings) == ("device=CPU hint=THROUGHPUT streams=None threads=None "
+                                  "nireq=None batch=4")
+    assert peak_key({**settings, "batch_timeout_us": 2000}) == (
+        peak_key(settings) + " batch_timeout_us=2000")
