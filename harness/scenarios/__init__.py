@@ -61,4 +61,5 @@ def user_conf_path(model: str, scenario: str) -> Path:
 
 
 __all__ = ["Scenario", "Definition", "TargetContext", "DeployContext", "Offline", "Server",
-           "SingleStream", "MultiStream", "CLASSES", "definitions", "get", "all_scenarios", "user_conf_path"]
+           "SingleStream", "MultiStream", "CLASSES", "definitions", "get", "all_scenarios",
+           "user_conf_path"]

@@ -223,5 +223,5 @@ def record_peak(path: Path, key: str, entry: dict[str, Any]) -> Path:
     return Path(path)
 
 
-__all__ = ["Server", "SERVER_FRACTION", "LATENCY_FRACTION", "widths", "peak_key", "peak_file", "recorded_peak",
-           "record_peak"]
+__all__ = ["Server", "SERVER_FRACTION", "LATENCY_FRACTION", "widths", "peak_key", "peak_file",
+           "recorded_peak", "record_peak"]
