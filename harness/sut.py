@@ -7,10 +7,14 @@
 - SingleStream: answered synchronously in ``issue_queries`` (LoadGen sends the next query
   only after completion), with the backend compiled for the LATENCY hint.
 - Batching (``--batch N``, a backend compiled for batches of N): the dispatcher groups up to
-  N queued samples (what LoadGen has issued, never waiting for more) into one request, pads
-  a partial group with copies of its last sample, answers each sample from its row of the
-  outputs and never answers the padding. SingleStream and the network division's LoadGen
-  node do not batch (MLPerf rules; :class:`harness.run.config.RunConfig` refuses it).
+  N queued samples into one request, pads a partial group with copies of its last sample,
+  answers each sample from its row of the outputs and never answers the padding. Full
+  groups start at once. A partial group starts when nothing more has been issued, or, with
+  a batching window of T microseconds (Server's ``--batch-timeout-us``; Triton's
+  ``max_queue_delay_microseconds``), once T has passed since its first sample was issued or
+  it has filled, whichever comes first: a lone query is never held longer than T.
+  SingleStream and the network division's LoadGen node do not batch (MLPerf rules;
+  :class:`harness.run.config.RunConfig` refuses it).
 
 Every sample is answered, also when inference fails: the failure is counted and an empty
 response is sent, so the run never hangs (LoadGen waits for every issued sample).
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable
+import time
+from array import array
+from typing import Any, Callable
 
 import mlperf_loadgen as lg
 import numpy as np
@@ -44,6 +50,8 @@ class SUT:
         postprocess: turns model outputs into the response payload.
         synchronous: answer in ``issue_queries`` (SingleStream) instead of dispatching.
         batch_size: samples per request (the backend's batch; 1: no batching).
+        batch_timeout_us: the batching window (µs): how long a partial batch may wait for
+            more samples after its first was issued (0: it never waits).
 
     Attributes:
         errors: number of samples whose inference or post-processing failed.
@@ -52,12 +60,16 @@ class SUT:
     """
 
     def __init__(self, backend: Backend, qsl: QSL, postprocess: PostProcess,
-                 synchronous: bool = False, batch_size: int = 1):
+                 synchronous: bool = False, batch_size: int = 1, batch_timeout_us: int = 0):
         self.backend = backend
         self.qsl = qsl
         self.postprocess = postprocess
         self.synchronous = synchronous
         self.batch_size = int(batch_size)
+        self.batch_timeout_us = int(batch_timeout_us or 0)
+        # per started request: its samples, and ms from its first sample's issue to its start
+        self._sizes = array("H")
+        self._waits_ms = array("f")
         self.errors = 0
         self.first_error: str | None = None
         self.completed = 0
@@ -83,37 +95,76 @@ class SUT:
                 else:
                     self._respond(qs.id, qs.index, outputs, None)
             return
-        self._pending.put([(qs.id, qs.index) for qs in query_samples])
+        self._pending.put((time.monotonic(), [(qs.id, qs.index) for qs in query_samples]))
 
     def flush_queries(self) -> None:
-        """LoadGen callback: nothing is batched across queries, so nothing to flush."""
+        """LoadGen callback: nothing to flush (a partial batch waits at most its window)."""
 
     # --- dispatch and completion -------------------------------------------------------
     def _dispatch(self) -> None:
-        stop = False
-        while not stop:
+        """Start queued samples in groups of the batch size (see the module docstring):
+        full groups at once, a partial group when its window has closed or nothing more
+        has been issued. Queue items are ``(issue time, [(sample id, QSL index)])``."""
+        window = self.batch_timeout_us / 1e6
+        group: list[tuple[int, int]] = []  # samples not started yet (a partial batch)
+        issued: list[float] = []           # each one's issue time (time.monotonic)
+        while True:
+            timeout = issued[0] + window - time.monotonic() if group else POLL_SECONDS
             try:
-                work = self._pending.get(timeout=POLL_SECONDS)
+                item = (self._pending.get(timeout=timeout) if timeout > 0
+                        else self._pending.get_nowait())
             except queue.Empty:
-                if not self._abandoned:
+                if group:  # the window has closed (or was 0): start the partial batch
+                    self._start_groups(group, issued)
+                    group, issued = [], []
+                elif not self._abandoned:
                     self.backend.poll()
                 continue
-            if work is None:
+            if item is None:
+                if group:
+                    self._start_groups(group, issued)
                 return
-            # batching: add what LoadGen has already issued, without waiting, to fill a batch
-            while len(work) % self.batch_size:
-                try:
-                    more = self._pending.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                work = work + more
-            for start in range(0, len(work), self.batch_size):
-                if self._abandoned:
-                    break
-                self._start(work[start:start + self.batch_size])
+            group += item[1]
+            issued += [item[0]] * len(item[1])
+            full = len(group) - len(group) % self.batch_size
+            if full:
+                self._start_groups(group[:full], issued[:full])
+                group, issued = group[full:], issued[full:]
+
+    def _start_groups(self, samples: list[tuple[int, int]], issued: list[float]) -> None:
+        """Start ``samples`` in requests of the batch size (the last may be partial),
+        recording each request's size and its first sample's wait since ``issued``."""
+        for start in range(0, len(samples), self.batch_size):
+            if self._abandoned:
+                return
+            group = samples[start:start + self.batch_size]
+            self._sizes.append(len(group))
+            self._waits_ms.append((time.monotonic() - issued[start]) * 1e3)
+            self._start(group)
+
+    def batching(self) -> dict[str, Any]:
+        """What the dispatcher did, for the run report (call after :meth:`destroy`).
+
+        Returns:
+            ``{"batch_size", "batch_timeout_us", "requests", "full_requests",
+            "samples_per_request" (mean), "wait_ms": {"p50", "p99", "max"}}``: the wait is
+            from a request's first sample's issue by LoadGen to the request's start (the
+            window's delay plus the dispatcher's own), ms; {} for a synchronous SUT.
+        """
+        if self.synchronous:
+            return {}
+        sizes = np.frombuffer(self._sizes, dtype=np.uint16).astype(np.float64)
+        waits = np.frombuffer(self._waits_ms, dtype=np.float32).astype(np.float64)
+        out: dict[str, Any] = {"batch_size": self.batch_size,
+                               "batch_timeout_us": self.batch_timeout_us,
+                               "requests": int(sizes.size),
+                               "full_requests": int((sizes == self.batch_size).sum())}
+        if sizes.size:
+            out["samples_per_request"] = round(float(sizes.mean()), 3)
+            out["wait_ms"] = {"p50": round(float(np.percentile(waits, 50)), 3),
+                              "p99": round(float(np.percentile(waits, 99)), 3),
+                              "max": round(float(waits.max()), 3)}
+        return out
 
     def _start(self, group: list[tuple[int, int]]) -> None:
         """Start one request for ``group`` (``[(sample id, QSL index)]``)."""

@@ -74,6 +74,12 @@ class Backend(ABC):
         failure only when asked (the SUT's dispatcher calls this while it has nothing to
         start). Default: nothing to do."""
 
+    def set_width(self, streams: int, threads: int) -> bool:
+        """Run ``streams`` inferences at once sharing ``threads`` threads in all (recompile,
+        with the default infer requests for that many streams); False, changing nothing,
+        where the backend has no such setting (the default)."""
+        return False
+
     @abstractmethod
     def parallelism(self) -> int:
         """Number of inferences the backend runs at once (infer requests)."""

@@ -40,14 +40,15 @@ class BackendConfig:
     # not fields (no annotation): a backend's own field of the same name takes their place
     batch = None
     network_division = False
-    streams = threads = hint = nireq = None
+    streams = threads = hint = nireq = batch_timeout_us = None
 
     def summary(self) -> dict[str, Any]:
         """The deployment settings the user chose, for reports: ``{"streams", "threads",
-        "hint", "nireq", "batch"}``, each None where not set or where the backend has no
-        such option (then its own default applies)."""
+        "hint", "nireq", "batch", "batch_timeout_us"}``, each None where not set or where
+        the backend has no such option (then its own default applies)."""
         return {"streams": self.streams, "threads": self.threads, "hint": self.hint,
-                "nireq": self.nireq, "batch": self.batch}
+                "nireq": self.nireq, "batch": self.batch,
+                "batch_timeout_us": self.batch_timeout_us}
 
     @classmethod
     def results_label(cls, precision: str) -> str:

@@ -57,7 +57,7 @@ SEARCH_FOLDER = "peak_search"
 
 
 def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None,
-                 batch=None) -> str:
+                 batch=None, batch_timeout_us=None) -> str:
     """The hardware configuration as one short string, e.g. ``streams=2 threads=1 cores=0``.
 
     Only settings the user chose appear; ``default`` when none was (the backend's and the
@@ -65,8 +65,9 @@ def config_label(streams=None, threads=None, hint=None, cores=None, nireq=None,
     """
     parts = [f"{name}={value}" for name, value in (("streams", streams), ("threads", threads),
                                                     ("hint", hint), ("cores", cores),
-                                                    ("nireq", nireq), ("batch", batch))
-             if value not in (None, "")]
+                                                    ("nireq", nireq), ("batch", batch),
+                                                    ("batch_timeout_us", batch_timeout_us))
+             if value not in (None, "", 0)]
     return " ".join(parts) if parts else "default"
 
 

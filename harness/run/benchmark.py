@@ -6,6 +6,8 @@
                    user.conf, results folder): nothing is written before it passes
     prepare_model  load the backend (convert, quantize, compile; cached) and run one test
                    inference through the post-processing
+    deploy         the backend's streams x threads: the user's, the hint's, or (Server
+                   performance runs) the scenario's choice for its latency bound
     calibrate      the scenario's short measurement before LoadGen (performance mode)
     user_conf      the effective user.conf: base file, test-mode lines, the scenario's target
     record_start   the run directory and its report, status ``incomplete``
@@ -48,7 +50,7 @@ from ..errors import HarnessError, shorten
 from ..files import room_problem, write_text_atomic
 from ..loadgen_logs import KeyResult
 from ..qsl import QSL
-from ..scenarios import Scenario, TargetContext
+from ..scenarios import DeployContext, Scenario, TargetContext
 from ..scenarios import server as server_scenario
 from ..scenarios.settings import (PERFORMANCE_SAMPLE_COUNT, read_user_conf, test_settings,
                                   validate_user_conf)
@@ -200,6 +202,40 @@ def prepare_model(plan: Plan) -> tuple[backends.Backend, Any]:
     return backend, post
 
 
+#: Backend options that fix its parallelism: any of them given, the user's choice stands.
+WIDTH_OPTIONS = ("streams", "threads", "nireq", "hint")
+
+
+def deploy(plan: Plan, backend, qsl: QSL) -> dict[str, Any]:
+    """Set the backend's parallelism where the user left it open, and say how it was set
+    (the report's ``deployment``): ``{"source": "user", <the options given>}``, the
+    scenario's choice (:meth:`harness.scenarios.Scenario.deploy`, performance mode only),
+    or ``{"source": "default"}`` (the backend's performance hint decides)."""
+    config = plan.config
+    chosen = config.backend.summary()
+    given = {k: chosen[k] for k in WIDTH_OPTIONS if chosen[k] is not None}
+    if given:
+        return {"source": "user", **given}
+    record = None
+    if not config.accuracy:
+        qsl.load_samples(list(range(min(qsl.performance_sample_count, 64))))
+        try:
+            record = plan.scenario.deploy(backend, qsl, DeployContext(
+                base_conf=plan.base_conf, benchmark=plan.card.benchmark,
+                cores=len(system.affinity()), batch_timeout_us=batch_timeout_us(plan)))
+        finally:
+            qsl.unload_samples(list(qsl.samples))
+    return record or {"source": "default", "hint": backend.settings().get("hint")}
+
+
+def batch_timeout_us(plan: Plan) -> int:
+    """The batching window the SUT uses (µs): ``--batch-timeout-us`` where the scenario
+    holds partial batches (Server), else 0."""
+    if not plan.scenario.batch_window:
+        return 0
+    return int(plan.config.backend.summary()["batch_timeout_us"] or 0)
+
+
 def calibrate(plan: Plan, backend, qsl: QSL) -> dict[str, Any]:
     """The scenario's measurement before LoadGen ({} in accuracy mode)."""
     if plan.config.accuracy:
@@ -245,7 +281,8 @@ def user_conf(plan: Plan, qsl: QSL, calibration: dict[str, Any], backend_setting
 
 
 def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], conf_text: str,
-                 conf_notes: dict[str, Any], command: list[str] | None) -> RunReport:
+                 conf_notes: dict[str, Any], command: list[str] | None,
+                 deployment: dict[str, Any] | None = None) -> RunReport:
     """Create the run directory (unique: never an earlier run's) and its ``incomplete``
     report.
 
@@ -281,7 +318,7 @@ def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], con
                  "mode": "AccuracyOnly" if config.accuracy else "PerformanceOnly",
                  "performance_sample_count": qsl.performance_sample_count,
                  "total_sample_count": qsl.total_sample_count, **conf_notes},
-        calibration=calibration, precision=plan.precision,
+        calibration=calibration, deployment=dict(deployment or {}), precision=plan.precision,
         model_stats=model_stats.for_run(card, plan.precision["label"], model_file),
         quantization=backend.build_facts(), audit_config=audit_text)
     report.write()
@@ -342,7 +379,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
     # its file; every other run names one that cannot exist (never ./audit.config)
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
     sut = SUT(backend, qsl, post, synchronous=scenario.synchronous,
-              batch_size=backend.batch_size())
+              batch_size=backend.batch_size(), batch_timeout_us=batch_timeout_us(plan))
     network_name = backend.sut_name() if config.backend.network_division else None
     if network_name is not None:
         report.loadgen.update(network_division=True, sut_name=network_name)
@@ -365,6 +402,8 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
         if not interrupted:
             sut.destroy()
             qsl.destroy()
+    if not scenario.synchronous:
+        report.deployment["batching"] = sut.batching()
     result = scenario.read_result(run_dir)
     result.wall_seconds = round(time.perf_counter() - t0, 3)
     result.inference_errors = sut.errors
@@ -484,9 +523,11 @@ def run(config: RunConfig, command: list[str] | None = None,
     plan = prepare(config)
     backend, post = prepare_model(plan)
     qsl = QSL(plan.dataset, plan.psc)
+    deployment = deploy(plan, backend, qsl)
     calibration = calibrate(plan, backend, qsl)
     conf_text, conf_notes = user_conf(plan, qsl, calibration, backend.settings())
-    report = record_start(plan, backend, qsl, calibration, conf_text, conf_notes, command)
+    report = record_start(plan, backend, qsl, calibration, conf_text, conf_notes, command,
+                          deployment)
     if on_start is not None:
         on_start(report)
     main_thread = threading.current_thread() is threading.main_thread()
@@ -547,4 +588,4 @@ def _record_failure(plan: Plan, report: RunReport, status: str, error: str) -> s
     return ""
 
 
-__all__ = ["run", "prepare", "precision_of", "Plan"]
+__all__ = ["run", "prepare", "precision_of", "Plan", "deploy"]

@@ -13,7 +13,8 @@ Format history (``schema_version``):
   ``result`` a :class:`KeyResult`; ``pid``/``host`` of the process that ran it (so a reader
   can call a run whose process is gone ``abandoned``). Fields added later within version 1
   have defaults, so earlier version-1 files still read: ``precision`` (the run's precision
-  label and what the model file holds, :mod:`harness.model_precision`), ``attempts``.
+  label and what the model file holds, :mod:`harness.model_precision`), ``attempts``,
+  ``deployment``.
 
 A report read from disk names the directory it was read from as its ``run_dir`` (not the
 path recorded when it was written): results folders travel between machines, and a reader
@@ -88,6 +89,11 @@ class RunReport:
         backend: ``{"name", "properties" (effective runtime properties), "model"}``.
         loadgen: benchmark, scenario, mode, sample counts and where each target came from.
         calibration: the pre-run calibration (samples/s or median latency ms).
+        deployment: how the backend's parallelism was set and why: ``{"source": "user"}``
+            with the options given, ``"default"`` (the performance hint's), or ``"server
+            latency rule"`` with the splits measured, the rule and the choice
+            (:meth:`harness.scenarios.Server.deploy`); and for a dispatching SUT, what its
+            batching did (``batching``: :meth:`harness.sut.SUT.batching`).
         precision: the run's precision label and where it comes from
             (:func:`harness.model_precision.describe`: ``label``, ``requested``,
             ``as_given``, ``weight_types``, ``requantized_from``, ``note``).
@@ -122,6 +128,7 @@ class RunReport:
     backend: dict[str, Any] = field(default_factory=dict)
     loadgen: dict[str, Any] = field(default_factory=dict)
     calibration: dict[str, Any] = field(default_factory=dict)
+    deployment: dict[str, Any] = field(default_factory=dict)
     precision: dict[str, Any] = field(default_factory=dict)
     model_stats: dict[str, Any] | None = None
     quantization: dict[str, Any] | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import HarnessError
 from ..paths import scenarios_dir
-from .base import Definition, Scenario, TargetContext
+from .base import DeployContext, Definition, Scenario, TargetContext
 from .multi_stream import MultiStream
 from .offline import Offline
 from .server import Server
@@ -60,5 +60,6 @@ def user_conf_path(model: str, scenario: str) -> Path:
     return own if own.is_file() else scenarios_dir() / "default" / scenario / "user.conf"
 
 
-__all__ = ["Scenario", "Definition", "TargetContext", "Offline", "Server", "SingleStream",
-           "MultiStream", "CLASSES", "definitions", "get", "all_scenarios", "user_conf_path"]
+__all__ = ["Scenario", "Definition", "TargetContext", "DeployContext", "Offline", "Server",
+           "SingleStream", "MultiStream", "CLASSES", "definitions", "get", "all_scenarios",
+           "user_conf_path"]

@@ -5,6 +5,9 @@ A scenario owns everything about it that differs from the others (MLPerf Inferen
 
 - how the SUT answers (:attr:`Scenario.synchronous`: in LoadGen's issue call, or through the
   dispatcher and the backend's asynchronous requests);
+- how the backend is deployed when the user leaves it open (:meth:`Scenario.deploy`: Server
+  chooses streams x threads for its latency bound) and whether a partial batch may wait for
+  more samples (:attr:`Scenario.batch_window`);
 - how the run is calibrated before LoadGen (:meth:`Scenario.calibrate`);
 - its target policy: the user.conf lines that size or load the run (:meth:`target_lines`);
 - its test-mode user.conf lines (short runs, :meth:`test_mode_lines`);
@@ -17,6 +20,7 @@ names.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +75,24 @@ class TargetContext:
     peak_key: str | None = None
 
 
+@dataclass
+class DeployContext:
+    """What :meth:`Scenario.deploy` may use.
+
+    Attributes:
+        base_conf: text of the run's base user.conf (validated), e.g. its
+            ``*.Server.target_latency``.
+        benchmark: the official benchmark name (``resnet50``), whose LoadGen bounds apply.
+        cores: CPUs the run may use.
+        batch_timeout_us: the batching window the SUT will use (0: none).
+    """
+
+    base_conf: str
+    benchmark: str
+    cores: int
+    batch_timeout_us: int = 0
+
+
 class Scenario:
     """One LoadGen scenario. Subclasses set the behaviour; :class:`Definition` the data."""
 
@@ -92,6 +114,10 @@ class Scenario:
     detail_score_key = ""
     #: Score (ns) at or below which the compliance tolerance is 20% instead of 10%.
     compliance_small_score_ns: float | None = None
+    #: The SUT may hold a partial batch up to the batching window (``--batch-timeout-us``)
+    #: for more samples: queries arrive one at a time (Server). Elsewhere LoadGen issues a
+    #: query's samples together, and the window is not used.
+    batch_window = False
 
     def __init__(self, definition: Definition):
         self.definition = definition
@@ -105,6 +131,12 @@ class Scenario:
         return f"<scenario {self.name}>"
 
     # --- before LoadGen --------------------------------------------------------------------
+    def deploy(self, backend, qsl, ctx: "DeployContext") -> dict[str, Any] | None:
+        """Choose the backend's parallelism for this scenario (streams x threads) when the
+        user left it open; return the record of the choice for the report, or None: the
+        backend's defaults (its performance hint) stand. Default: None."""
+        return None
+
     def calibrate(self, backend, qsl) -> dict[str, Any]:
         """Measure the backend on loaded samples: ``{"samples_per_second": float}``."""
         return {"samples_per_second": calibrate_throughput(backend, qsl)}
@@ -237,3 +269,53 @@ def calibrate_latency(backend, qsl, seconds: float = 1.0) -> float:
         backend.infer(qsl.get(indices[len(times) % len(indices)]))
         times.append((time.perf_counter() - t) * 1e3)
     return float(np.median(times))
+
+
+def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[str, float]:
+    """Latency and throughput of the backend with ``in_flight`` requests kept busy.
+
+    With as many requests in flight as the backend has streams, each request runs as soon as
+    it is started, so its time from start to callback is the inference latency under full
+    load (not the lone, idle-machine latency: all streams share the cores and memory).
+    Discards one round of warm-up inferences, then runs for ``seconds`` (at least four
+    rounds).
+
+    Returns:
+        ``{"latency_ms": median per request (ms), "latency_p90_ms", "samples_per_second"}``.
+    """
+    indices = sorted(qsl.samples)
+    b = backend.batch_size()
+
+    def request(k: int) -> np.ndarray:
+        if b == 1:
+            return qsl.get(indices[k % len(indices)])
+        return np.concatenate([qsl.get(indices[(k * b + j) % len(indices)])
+                               for j in range(b)], axis=0)
+
+    slots = threading.Semaphore(in_flight)
+    times: list[float] = []
+
+    def done(_outputs, userdata, _error) -> None:
+        times.append((time.perf_counter() - userdata[0]) * 1e3)
+        slots.release()
+
+    backend.set_callback(done)
+    n = 0
+    start = time.perf_counter()
+    while True:
+        if n == in_flight:  # warm-up round done: measure from here
+            backend.wait_all()
+            times.clear()
+            start = time.perf_counter()
+        elif n > in_flight and time.perf_counter() - start >= seconds \
+                and n >= 5 * in_flight:
+            break
+        slots.acquire()
+        data = request(n)
+        backend.start_async(data, (time.perf_counter(), data))  # data alive till callback
+        n += 1
+    backend.wait_all()
+    elapsed = time.perf_counter() - start
+    return {"latency_ms": float(np.median(times)),
+            "latency_p90_ms": float(np.percentile(times, 90)),
+            "samples_per_second": len(times) * b / elapsed}

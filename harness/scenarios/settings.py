@@ -41,6 +41,11 @@ LOADGEN_SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")
 #: ``*.performance_sample_count_override``), read without a throwaway ``FromConfig``.
 PERFORMANCE_SAMPLE_COUNT = {"resnet50": 1024, "ssd-mobilenet": 256, "retinanet": 64}
 
+#: Server p99 latency bounds (ms) of the official benchmarks (LoadGen's built-in mlperf.conf,
+#: ``<benchmark>.Server.target_latency``); other benchmarks get its ``*`` line's 10 ms.
+SERVER_TARGET_LATENCY_MS = {"resnet50": 15.0, "retinanet": 100.0}
+DEFAULT_SERVER_TARGET_LATENCY_MS = 10.0
+
 _LINE = re.compile(r"^(?P<model>[\w*-]+)\.(?P<scenario>[\w*]+)\.(?P<key>\w+)\s*=\s*"
                    r"(?P<value>[-+]?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?)\s*$")
 
@@ -114,6 +119,15 @@ def conf_value(text: str, scenario: str, key: str) -> str | None:
         if k == key and scen in (scenario, "*"):
             value = v
     return value
+
+
+def server_latency_bound_ms(text: str, benchmark: str) -> float:
+    """The Server latency bound (ms) a run gets: the user.conf ``text``'s
+    ``target_latency``, else LoadGen's built-in value for ``benchmark``."""
+    value = conf_value(text, "Server", "target_latency")
+    if value is not None:
+        return float(value)
+    return SERVER_TARGET_LATENCY_MS.get(benchmark, DEFAULT_SERVER_TARGET_LATENCY_MS)
 
 
 def test_settings(user_conf: Path, benchmark: str, loadgen_scenario: str,

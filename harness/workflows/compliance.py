@@ -343,6 +343,10 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
     floor = scenario.resized_target_qps(ref.result, AUDIT_SIZE_FACTOR)
     if floor is not None:
         target = max(target or 0.0, floor)
+    chosen = ref.deployment.get("chosen")
+    if chosen:  # the deployment the reference chose (Server's rule) is repeated, not re-chosen
+        cfg = replace(cfg, backend=replace(cfg.backend, streams=chosen["streams"],
+                                           threads=chosen["threads"]))
     audit_cfg = replace(
         cfg, data=data, mode=ModeConfig(name="performance"),
         scenario=replace(cfg.scenario, target_qps=target),

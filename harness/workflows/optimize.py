@@ -8,7 +8,8 @@ through a launcher:
   benchmark and reference model), precision (``fp32``; ``bf16`` where the CPU has it;
   ``int8``; ``int8-ac``: INT8 with NNCF accuracy control, trained weights only), OpenVINO
   streams and threads (each also ``auto``: the hint's choice), infer requests per stream,
-  performance hint and batch size (not for SingleStream).
+  performance hint, batch size (not for SingleStream) and, for Server, the batching window
+  (``--batch-timeout-us``; a window needs a batch > 1).
 - **Objective**: Offline samples/s (maximise), SingleStream p90 latency (the early-stopping
   estimate, ms; minimise), or the Server target QPS that is VALID at the latency bound
   (maximise; each trial is a short find-peak search, so trials are fewer and longer).
@@ -72,7 +73,7 @@ PRECISIONS = ("fp32", "bf16", "int8", "int8-ac")
 #: OpenVINO's default THROUGHPUT hint at batch 1 as a point of the space (``auto`` streams
 #: stand with the harness's default requests per stream).
 DEFAULT_POINT = {"streams": AUTO, "threads": AUTO, "nireq_per_stream": NIREQ_PER_STREAM,
-                 "hint": "THROUGHPUT", "batch": 1}
+                 "hint": "THROUGHPUT", "batch": 1, "batch_timeout_us": 0}
 #: Scenario -> (what is measured, Optuna direction).
 OBJECTIVES = {"Offline": ("samples/s", "maximize"),
               "SingleStream": ("p90 latency ms", "minimize"),
@@ -94,6 +95,7 @@ class Space:
     nireq_per_stream: list[int]
     hint: list[str]
     batch: list[int]
+    batch_timeout_us: list[int] = field(default_factory=lambda: [0])
 
     def as_dict(self) -> dict[str, list]:
         return asdict(self)
@@ -248,7 +250,8 @@ def invalid_point(space: Space, params: dict[str, Any], unbatchable: list[str]) 
     - more explicit streams than explicit threads (a stream needs a thread);
     - ``auto`` streams with a requests-per-stream value other than the one that stands for
       the harness's default: those points would repeat the same run;
-    - batch > 1 of a model in ``unbatchable`` (an earlier trial's batch failed).
+    - batch > 1 of a model in ``unbatchable`` (an earlier trial's batch failed);
+    - a batching window without batches (batch 1).
     """
     streams, threads = params["streams"], params["threads"]
     if AUTO not in (streams, threads) and streams > threads:
@@ -258,6 +261,8 @@ def invalid_point(space: Space, params: dict[str, Any], unbatchable: list[str]) 
         return "auto streams: infer requests are the harness's default (same run)"
     if params["batch"] > 1 and params["model"] in unbatchable:
         return "the model fixes its batch size inside (an earlier trial's batch failed)"
+    if params.get("batch_timeout_us") and params["batch"] == 1:
+        return "a batching window needs batch > 1"
     return None
 
 
@@ -877,21 +882,23 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
             "interrupted": False, "done": measured(study)}
 
 
-def _ints(flag: str, values: list[str], auto: bool = False) -> list[int | str]:
-    """``values`` as integers (and ``auto`` where allowed).
+def _ints(flag: str, values: list[str], auto: bool = False, minimum: int = 1
+          ) -> list[int | str]:
+    """``values`` as integers of at least ``minimum`` (and ``auto`` where allowed).
 
     Raises:
-        HarnessError: a value that is not a positive integer (or ``auto``), named.
+        HarnessError: a value that is not such an integer (or ``auto``), named.
     """
     out: list[int | str] = []
     for v in values:
         if auto and v.lower() == AUTO:
             out.append(AUTO)
-        elif v.isdigit() and int(v) >= 1:
+        elif v.isdigit() and int(v) >= minimum:
             out.append(int(v))
         else:
-            raise HarnessError(f"{flag}: '{v}' is not a positive integer"
-                               + (" or auto" if auto else ""))
+            raise HarnessError(f"{flag}: '{v}' is not "
+                               + ("a positive integer" if minimum == 1 else
+                                  f"an integer >= {minimum}") + (" or auto" if auto else ""))
     return out
 
 
@@ -930,7 +937,9 @@ def add_arguments(p) -> None:
                            ("streams", "OpenVINO streams, or auto (the hint's)"),
                            ("threads", "OpenVINO threads in all, or auto (all cores)"),
                            ("nireq-per-stream", "infer requests per stream"),
-                           ("hints", "THROUGHPUT LATENCY"), ("batches", "batch sizes")):
+                           ("hints", "THROUGHPUT LATENCY"), ("batches", "batch sizes"),
+                           ("batch-timeouts-us", "Server batching windows, microseconds "
+                                                 "(0: none)")):
         p.add_argument(f"--{dim}", nargs="+", default=None,
                        help=f"search only these values: {help_text}")
 
@@ -956,11 +965,13 @@ def main(args) -> int:
                           args.dataset, cores)
     for dim, attr in (("precisions", "precision"), ("streams", "streams"),
                       ("threads", "threads"), ("nireq_per_stream", "nireq_per_stream"),
-                      ("hints", "hint"), ("batches", "batch")):
+                      ("hints", "hint"), ("batches", "batch"),
+                      ("batch_timeouts_us", "batch_timeout_us")):
         given = getattr(args, dim)
         if given:
             setattr(space, attr, _ints(f"--{dim.replace('_', '-')}", given,
-                                       auto=attr in ("streams", "threads"))
+                                       auto=attr in ("streams", "threads"),
+                                       minimum=0 if attr == "batch_timeout_us" else 1)
                     if attr not in ("precision", "hint") else
                     [g.upper() if attr == "hint" else g for g in given])
     bad = [p for p in space.precision if p not in PRECISIONS]
@@ -969,6 +980,9 @@ def main(args) -> int:
                            f"{', '.join(PRECISIONS)}")
     if options.scenario == "SingleStream" and any(b > 1 for b in space.batch):
         raise HarnessError("--batches: SingleStream does not batch (one sample per query)")
+    if options.scenario != "Server" and any(space.batch_timeout_us):
+        raise HarnessError("--batch-timeouts-us: only Server waits for a batch to fill "
+                           "(other scenarios issue a query's samples together)")
     if args.launcher == "ray":
         if options.scenario == "Server":
             raise HarnessError("--launcher ray: a Server trial is a find-peak search whose "

@@ -218,6 +218,17 @@ class OpenVINOBackend(Backend):
                 self._answer_failed(exc)
                 return
 
+    def set_width(self, streams: int, threads: int) -> bool:
+        """Recompile the loaded model with ``streams`` streams and ``threads`` threads (the
+        harness's default infer requests: twice the streams). :meth:`settings` still says
+        what was asked (None: the harness chose; a recorded Server peak belongs to that),
+        :meth:`properties` what was compiled."""
+        asked = self.config
+        self.load_ir(self.model_path, replace(asked, streams=int(streams),
+                                              threads=int(threads), nireq=None))
+        self.config = asked
+        return True
+
     def parallelism(self) -> int:
         return len(self.queue)
 
@@ -235,11 +246,12 @@ class OpenVINOBackend(Backend):
         return out
 
     def settings(self) -> dict[str, Any]:
-        """Device, precision, effective hint, streams, threads and infer requests asked for."""
+        """Device, precision, effective hint, streams, threads, infer requests and batching
+        asked for (streams None: chosen by the hint or the Server deployment rule)."""
         c = self.config
         return {"device": c.device, "precision": c.precision, "hint": c.hint,
                 "streams": c.streams, "threads": c.threads, "nireq": c.nireq,
-                "batch": c.batch}
+                "batch": c.batch, "batch_timeout_us": c.batch_timeout_us}
 
     def build_facts(self) -> dict[str, Any] | None:
         """INT8: the quantization record (calibration set, overlap, versions), else None."""

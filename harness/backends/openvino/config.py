@@ -23,6 +23,8 @@ NIREQ_PER_STREAM = 2
 AUTO = "auto"
 
 
+#: The Server batching windows (us) ``harness optimize`` searches (0: no waiting).
+SERVER_BATCH_TIMEOUTS_US = (0, 1000, 4000)
 #: NNCF's ``OverflowFix`` values (nncf.quantization.advanced_parameters).
 OVERFLOW_FIXES = ("enable", "first_layer_only", "disable")
 
@@ -93,6 +95,11 @@ class OpenVINOConfig(BackendConfig):
             169-173 samples/s, 4 requests 200-202, benchmark_app 183-194).
         batch: samples per inference request (None: 1); the model is reshaped to it.
             Offline, Server and MultiStream only (SingleStream is one sample per query).
+        batch_timeout_us: Server with ``batch`` > 1: the dispatcher waits up to this many
+            microseconds after a partial batch's first sample arrived for more samples,
+            then starts it (Triton's ``max_queue_delay_microseconds``); None or 0: it starts
+            what has arrived. Offline and MultiStream issue their samples together: nothing
+            to wait for there (:attr:`harness.scenarios.Scenario.batch_window`).
         quantization: INT8 calibration settings (``precision = int8`` only).
     """
 
@@ -110,6 +117,9 @@ class OpenVINOConfig(BackendConfig):
                                           "the streams)")
     batch: int | None = option(None, help="samples per inference request (>= 1; the model "
                                           "is reshaped to it; not SingleStream)")
+    batch_timeout_us: int | None = option(
+        None, help="Server with --batch N > 1: wait up to this many microseconds for a "
+                   "partial batch to fill (0, the default: start what has arrived)")
     quantization: QuantizationConfig = field(default_factory=QuantizationConfig)
 
     def __post_init__(self) -> None:
@@ -123,6 +133,10 @@ class OpenVINOConfig(BackendConfig):
         for flag, value in (("--streams", self.streams), ("--threads", self.threads),
                             ("--nireq", self.nireq), ("--batch", self.batch)):
             check(value is None or value >= 1, flag, f"{value} must be at least 1")
+        check(self.batch_timeout_us is None or self.batch_timeout_us >= 0,
+              "--batch-timeout-us", f"{self.batch_timeout_us} must be 0 or more microseconds")
+        check(not self.batch_timeout_us or (self.batch or 1) > 1, "--batch-timeout-us",
+              "a batching window needs batches: give --batch N (N > 1) too")
         check(self.precision == "int8" or not self.quantization.is_set(),
               "--calibration-dataset/--calibration-list/--calibration-count/"
               "--max-accuracy-drop", "apply to PRECISION=int8 only")
@@ -141,7 +155,10 @@ class OpenVINOConfig(BackendConfig):
         return {"precision": precisions, "streams": [AUTO, *range(1, cores + 1)],
                 "threads": [AUTO, *range(1, cores + 1)], "nireq_per_stream": [1, 2, 4],
                 "hint": ["THROUGHPUT", "LATENCY"],
-                "batch": [1] if scenario == "SingleStream" else [1, 2, 4, 8]}
+                "batch": [1] if scenario == "SingleStream" else [1, 2, 4, 8],
+                # the Server batching window (a partial batch waits at most this long)
+                "batch_timeout_us": list(SERVER_BATCH_TIMEOUTS_US) if scenario == "Server"
+                else [0]}
 
     def at_point(self, point: dict[str, Any]) -> "OpenVINOConfig":
         """This config at one point of :meth:`search_space`: the device, and for INT8 the
@@ -156,5 +173,6 @@ class OpenVINOConfig(BackendConfig):
             streams=streams, threads=threads,
             nireq=streams * point["nireq_per_stream"] if streams else None,
             batch=point["batch"] if point["batch"] > 1 else None,
+            batch_timeout_us=point.get("batch_timeout_us") or None,
             quantization=self.quantization if point["precision"] == "int8"
             else QuantizationConfig())
