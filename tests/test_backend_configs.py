@@ -49,16 +49,17 @@ def test_backend_configs_import_no_runtime():
 
 
 def test_summary_gives_each_deployment_setting_or_none():
-    ov = run_config.from_arguments({"--streams": 2, "--hint": "latency", "--batch": 4})
+    ov = run_config.from_arguments({"--streams": 2, "--hint": "latency", "--batch": 4,
+                                    "--batch-timeout-us": 500})
     assert ov.backend.summary() == {"streams": 2, "threads": None, "hint": "LATENCY",
-                                    "nireq": None, "batch": 4}
+                                    "nireq": None, "batch": 4, "batch_timeout_us": 500}
     pt = run_config.from_arguments({"--backend": "pytorch", "--threads": 3, "--nireq": 2})
     assert pt.backend.summary() == {"streams": None, "threads": 3, "hint": None, "nireq": 2,
-                                    "batch": None}
+                                    "batch": None, "batch_timeout_us": None}
     ks = run_config.from_arguments({"--backend": "kserve", "--endpoint": "127.0.0.1:8081",
                                     "--concurrency": 8})
     assert ks.backend.summary() == dict.fromkeys(("streams", "threads", "hint", "nireq",
-                                                  "batch"))
+                                                  "batch", "batch_timeout_us"))
     assert (ov.backend.remote, pt.backend.remote, ks.backend.remote) == (False, False, True)
     assert (ov.backend.network_division, ks.backend.network_division) == (False, False)
     assert (ov.backend.runs_model_file, pt.backend.runs_model_file) == (True, False)
