@@ -364,6 +364,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
         if not interrupted:
             sut.destroy()
             qsl.destroy()
+    report.telemetry = sut.telemetry_summary()
     result = scenario.read_result(run_dir)
     result.wall_seconds = round(time.perf_counter() - t0, 3)
     result.inference_errors = sut.errors

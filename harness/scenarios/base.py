@@ -74,8 +74,9 @@ class TargetContext:
 class Scenario:
     """One LoadGen scenario. Subclasses set the behaviour; :class:`Definition` the data."""
 
-    #: The SUT answers in ``issue_queries`` (one sample at a time on LoadGen's thread)
-    #: instead of dispatching to the backend's asynchronous requests.
+    #: The SUT answers in ``issue_queries`` (on LoadGen's thread, before it returns: one
+    #: sample synchronously, or a query's samples on the asynchronous requests, waited for)
+    #: instead of dispatching to the backend's asynchronous requests from its own thread.
     synchronous = False
     #: The scenario reports latency percentiles (Offline's latencies are time to
     #: completion of one big query: no metric).

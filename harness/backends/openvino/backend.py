@@ -17,6 +17,7 @@ run manifest.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class OpenVINOBackend(Backend):
         self._build: dict[str, Any] | None = None
         self._callback: Callback | None = None
         self._n_outputs = 0
+        self._input_dtype: np.dtype | None = None  # the lean path's input type (one input)
         self._sync_request: ov.InferRequest | None = None
         self._outstanding: dict[int, Any] = {}
         self._next_token = 0
@@ -130,6 +132,8 @@ class OpenVINOBackend(Backend):
             int(self.compiled.get_property(props.optimal_number_of_infer_requests)),
             NIREQ_PER_STREAM * streams)
         self._n_outputs = len(self.compiled.outputs)
+        self._input_dtype = (self.compiled.input(0).element_type.to_dtype()
+                             if len(self.compiled.inputs) == 1 else None)
         self._outstanding = {}
         self.queue = self._new_queue(int(nireq))
 
@@ -183,21 +187,40 @@ class OpenVINOBackend(Backend):
         return [self._sync_request.get_output_tensor(i).data[:rows].copy()
                 for i in range(self._n_outputs)]
 
+    def infer_view(self, sample: np.ndarray) -> list[np.ndarray]:
+        """The lean synchronous path (SingleStream): the sample's memory is the input
+        tensor (no copy), the request started and waited for without building a result
+        dictionary, the outputs are views of the request's output tensors (valid until the
+        next inference on it). A sample of fewer rows than the batch takes :meth:`infer`."""
+        request = self._sync_request
+        if request is None or sample.dtype != self._input_dtype or \
+                sample.shape[0] != self.batch_size() or not sample.flags.c_contiguous:
+            return self.infer(sample)  # infer converts, pads, creates the request
+        request.set_input_tensor(ov.Tensor(sample, shared_memory=True))
+        request.start_async()
+        request.wait()
+        return [request.get_output_tensor(i).data for i in range(self._n_outputs)]
+
     def batch_size(self) -> int:
         return int(self.config.batch or 1) if self.config else 1
 
-    def start_async(self, sample: np.ndarray, userdata: Any) -> None:
+    def start_async(self, sample: np.ndarray, userdata: Any) -> int:
+        """Start one batch on a free infer request; returns the ``perf_counter_ns`` at
+        which a request was free (only the SUT's one starting thread takes requests)."""
         with self._lock:
             token = self._next_token
             self._next_token += 1
             self._outstanding[token] = userdata
         try:
+            self.queue.get_idle_request_id()  # waits (GIL released) for a free request
+            started = time.perf_counter_ns()
             self.queue.start_async([sample], token, share_inputs=True)
         except RuntimeError as exc:  # an earlier inference failed (this one never started)
             with self._lock:
                 self._outstanding.pop(token)
             self._answer_failed(exc)  # the queue is fresh: start this sample on it
-            self.start_async(sample, userdata)
+            return self.start_async(sample, userdata)
+        return started
 
     def wait_all(self) -> None:
         try:
