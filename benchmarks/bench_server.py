@@ -86,16 +86,19 @@ def reference_run(xml: Path, samples: list[np.ndarray], cfg: dict, card: cards.M
     queue.set_callback(done)
     sut = lg.ConstructSUT(issue, lambda: None)
     qsl = lg.ConstructQSL(len(samples), len(samples), lambda _: None, lambda _: None)
-    settings = lg.TestSettings.FromConfig(str(conf), card.benchmark, "Server")
+    settings = lg.TestSettings()
+    if settings.FromConfig(str(conf), card.benchmark, "Server"):
+        raise SystemExit(f"LoadGen refuses {conf}")
     settings.scenario = lg.TestScenario.Server
     settings.mode = lg.TestMode.PerformanceOnly
     settings.server_target_qps = qps
     settings.min_duration_ms = int(seconds * 1000)
     settings.min_query_count = MIN_QUERY_COUNT
+    outdir.mkdir(parents=True, exist_ok=True)
     log = lg.LogSettings()
     log.log_output.outdir = str(outdir)
     log.log_output.copy_summary_to_stdout = False
-    lg.StartTestWithLogSettings(sut, qsl, settings, log)
+    lg.StartTestWithLogSettings(sut, qsl, settings, log, str(outdir / "no-audit.config"))
     queue.wait_all()
     lg.DestroyQSL(qsl)
     lg.DestroySUT(sut)

@@ -137,4 +137,33 @@ def test_lean_paths_answer_as_the_offline_path(tmp_path, imagenet_sample):
         acc = manifest(runs[scenario])["accuracy"]
         assert acc["good"] == manifest(runs["Offline"])["accuracy"]["good"]
         assert acc["total"] == 100
-        assert manifest(runs[scenario])["telemetry"]["samples"] == 100
+        m = manifest(runs[scenario])  # MultiStream: whole queries of 8 (104 samples)
+        assert m["telemetry"]["samples"] == m["result"]["samples_answered"] >= 100
+
+
+@pytest.mark.parametrize("scenario", ("Server", "MultiStream"))
+def test_failed_inferences_on_the_direct_paths_are_answered(tmp_path, imagenet_sample,
+                                                            scenario):
+    """Server (samples started on LoadGen's thread, failures found by the dispatcher's
+    poll) and MultiStream (started on LoadGen's thread, waited for) with a model that fails
+    on every image but the first: every sample is answered, the last ones included, and
+    the run ends failed and INVALID."""
+    from test_sut_failures import _means, failing_classifier
+
+    first = _means(imagenet_sample, 1)[0]
+    model = failing_classifier(tmp_path / "failing.xml", first - 0.5, first + 0.5)
+    conf = tmp_path / "relaxed.conf"
+    conf.write_text(f"*.Server.target_latency = {SERVER_BOUND_MS}\n")
+    proc = run_cli("run", "--model", "mobilenet_v2_quant", "--weights", str(model),
+                   "--scenario", scenario, "--target-qps", SERVER_QPS, "--user-conf", str(conf),
+                   "--dataset", str(imagenet_sample), "--count", "32", "--duration-ms", "500",
+                   "--results-dir", str(tmp_path / "results"), timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (run_dir,) = run_dirs(tmp_path / "results")
+    m = manifest(run_dir)
+    assert m["status"] == "failed" and "samples failed inference" in m["error"]
+    res = m["result"]
+    assert 0 < res["inference_errors"] < res["samples_answered"]
+    detail = mllog(run_dir / "mlperf_log_detail.txt")  # every sample of the run's queries
+    assert res["samples_answered"] == \
+        detail["result_query_count"] * detail["generated_samples_per_query"]

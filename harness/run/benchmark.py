@@ -340,7 +340,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
     # its file; every other run names one that cannot exist (never ./audit.config)
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
     sut = SUT(backend, qsl, post, synchronous=scenario.synchronous,
-              batch_size=backend.batch_size())
+              batch_size=backend.batch_size(), direct=scenario.issue_direct)
     network_name = backend.sut_name() if getattr(config.backend, "network_division",
                                                  False) else None
     if network_name is not None:

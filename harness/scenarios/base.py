@@ -78,6 +78,9 @@ class Scenario:
     #: sample synchronously, or a query's samples on the asynchronous requests, waited for)
     #: instead of dispatching to the backend's asynchronous requests from its own thread.
     synchronous = False
+    #: Without batching, the SUT starts each sample on LoadGen's thread in
+    #: ``issue_queries`` (no dispatcher hop); the wait for a free request is the queue.
+    issue_direct = False
     #: The scenario reports latency percentiles (Offline's latencies are time to
     #: completion of one big query: no metric).
     reports_latency = True

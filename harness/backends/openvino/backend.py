@@ -71,6 +71,9 @@ class OpenVINOBackend(Backend):
         self._outstanding: dict[int, Any] = {}
         self._next_token = 0
         self._lock = threading.Lock()
+        # starting and polling exclude each other (the SUT may start on LoadGen's thread
+        # while its dispatcher polls); re-entrant: a failed start answers and starts again
+        self._start_lock = threading.RLock()
 
     def load(self, card, weights, config: OpenVINOConfig,
              context: LoadContext = LoadContext()) -> None:
@@ -206,21 +209,22 @@ class OpenVINOBackend(Backend):
 
     def start_async(self, sample: np.ndarray, userdata: Any) -> int:
         """Start one batch on a free infer request; returns the ``perf_counter_ns`` at
-        which a request was free (only the SUT's one starting thread takes requests)."""
-        with self._lock:
-            token = self._next_token
-            self._next_token += 1
-            self._outstanding[token] = userdata
-        try:
-            self.queue.get_idle_request_id()  # waits (GIL released) for a free request
-            started = time.perf_counter_ns()
-            self.queue.start_async([sample], token, share_inputs=True)
-        except RuntimeError as exc:  # an earlier inference failed (this one never started)
+        which a request was free. Starts from several threads take turns."""
+        with self._start_lock:
             with self._lock:
-                self._outstanding.pop(token)
-            self._answer_failed(exc)  # the queue is fresh: start this sample on it
-            return self.start_async(sample, userdata)
-        return started
+                token = self._next_token
+                self._next_token += 1
+                self._outstanding[token] = userdata
+            try:
+                self.queue.get_idle_request_id()  # waits (GIL released) for a free request
+                started = time.perf_counter_ns()
+                self.queue.start_async([sample], token, share_inputs=True)
+            except RuntimeError as exc:  # an earlier inference failed (this one never started)
+                with self._lock:
+                    self._outstanding.pop(token)
+                self._answer_failed(exc)  # the queue is fresh: start this sample on it
+                return self.start_async(sample, userdata)
+            return started
 
     def wait_all(self) -> None:
         try:
@@ -229,17 +233,18 @@ class OpenVINOBackend(Backend):
             self._answer_failed(exc)
 
     def poll(self) -> None:
-        """Answer the samples of failed requests now. Call it from the thread that starts
-        inferences (a request is never polled while being started)."""
+        """Answer the samples of failed requests now (never while a request is being
+        started: the two take turns)."""
         with self._lock:
             if not self._outstanding:
                 return
-        for request in self.queue:
-            try:
-                request.wait_for(0)  # raises the error of a failed inference
-            except RuntimeError as exc:
-                self._answer_failed(exc)
-                return
+        with self._start_lock:
+            for request in self.queue:
+                try:
+                    request.wait_for(0)  # raises the error of a failed inference
+                except RuntimeError as exc:
+                    self._answer_failed(exc)
+                    return
 
     def parallelism(self) -> int:
         return len(self.queue)
