@@ -38,7 +38,7 @@ RUN_ARGS = --model $(MODEL) --precision $(PRECISION) --backend $(BACKEND) --exec
 	$(ARGS)
 
 
-.PHONY: lock setup offline singlestream multistream server accuracy show test lint bench \
+.PHONY: lock setup offline singlestream multistream server accuracy show test lint bench bench-server \
 	clean-cache compare submission find-peak compliance bench-zoo serve bench-network optimize
 
 # Creates .venv with uv (installing uv from PyPI when absent) and installs exactly the versions
@@ -91,6 +91,12 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/bench_harness_vs_benchmark_app.py $(ARGS)
+
+# Harness Server against a minimal reference SUT (LoadGen + AsyncInferQueue) on the same IR,
+# configuration and target-QPS ladder: both peaks, the p99 at each load, the ratio of peaks.
+#   make bench-server [ARGS="--bound-ms 100 --qps 40 60 80 --model bnas_a"]
+bench-server: setup
+	$(VENV)/bin/python benchmarks/bench_server.py $(ARGS)
 
 # A card's model over KServe v2 (REST HTTP_PORT, gRPC GRPC_PORT) on 127.0.0.1 until Ctrl-C;
 # point `harness run --backend kserve --endpoint 127.0.0.1:$(GRPC_PORT)` at it.

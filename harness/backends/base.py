@@ -52,13 +52,23 @@ class Backend(ABC):
     def infer(self, sample: np.ndarray) -> list[np.ndarray]:
         """Synchronous inference of one batch; returns the outputs (copies)."""
 
+    def infer_view(self, sample: np.ndarray) -> list[np.ndarray]:
+        """Synchronous inference of one batch on the backend's lean path (SingleStream):
+        the outputs may be views of the backend's own buffers, valid until the next call.
+        Default: :meth:`infer`."""
+        return self.infer(sample)
+
     @abstractmethod
     def set_callback(self, callback: Callback) -> None:
         """Set the completion callback for :meth:`start_async`."""
 
     @abstractmethod
-    def start_async(self, sample: np.ndarray, userdata: Any) -> None:
+    def start_async(self, sample: np.ndarray, userdata: Any) -> int | None:
         """Start inference of one batch; blocks only while all requests are busy.
+
+        Returns the ``time.perf_counter_ns()`` at which the inference started (after any
+        wait for a free request), or None when the backend does not know it (the caller's
+        time before the call stands for it: :mod:`harness.telemetry`).
 
         The backend may read ``sample`` in place until the request completes (OpenVINO's
         ``share_inputs``): the caller keeps the array alive until the callback, e.g. by

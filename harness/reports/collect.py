@@ -44,8 +44,15 @@ COLUMNS = [
     "target_qps", "latency_bound_ms", "p50_ms", "p90_ms", "p95_ms", "p97_ms", "p99_ms",
     "p999_ms", "min_ms", "max_ms", "mean_ms", "early_stopping_p90_ms", "accuracy_metric",
     "accuracy", "reference_accuracy", "weights_trained", "dataset", "model_size_mb",
-    "params", "gmacs", "gate_ratio", "gate_pass", "cpu_model", "started", "run_dir",
+    "params", "gmacs", "gate_ratio", "gate_pass", "sut_queue_p50_ms", "sut_inference_p50_ms",
+    "sut_response_p50_ms", "sut_latency_p99_ms", "sut_utilisation", "cpu_model", "started",
+    "run_dir",
 ]
+#: run.json's telemetry (:mod:`harness.telemetry`) -> columns: (stage, statistic) -> name.
+TELEMETRY_COLUMNS = {("queue", "p50_ms"): "sut_queue_p50_ms",
+                     ("inference", "p50_ms"): "sut_inference_p50_ms",
+                     ("response", "p50_ms"): "sut_response_p50_ms",
+                     ("sut_latency", "p99_ms"): "sut_latency_p99_ms"}
 
 SOURCE_HARNESS = "harness"
 SOURCE_SUBMISSION = "submission"
@@ -131,6 +138,10 @@ def _harness_row(run_dir: Path, rep) -> dict[str, Any]:
         "cpu_model": rep.system.get("cpu_model"), "started": rep.started,
         "run_dir": str(run_dir),
     }
+    telemetry = rep.telemetry or {}
+    for (stage, stat), column in TELEMETRY_COLUMNS.items():
+        row[column] = (telemetry.get(stage) or {}).get(stat)
+    row["sut_utilisation"] = telemetry.get("utilisation")
     if cfg.accuracy:
         row.update(_accuracy_fields(run_dir))
         return row
@@ -239,7 +250,8 @@ def collect(roots: Iterable[Path]) -> pd.DataFrame:
                 "qps_with_overhead", "target_qps", "latency_bound_ms", "p50_ms", "p90_ms",
                 "p95_ms", "p97_ms", "p99_ms", "p999_ms", "min_ms", "max_ms", "mean_ms",
                 "early_stopping_p90_ms", "accuracy", "reference_accuracy", "model_size_mb",
-                "params", "gmacs", "gate_ratio"):
+                "params", "gmacs", "gate_ratio", "sut_utilisation",
+                *TELEMETRY_COLUMNS.values()):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df.sort_values(["source", "system", "model", "precision", "scenario", "mode",
                            "started"], na_position="last").reset_index(drop=True)

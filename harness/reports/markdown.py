@@ -82,6 +82,19 @@ def write_report(roots, out_dir: Path, baseline: str = "resnet50:fp32:openvino",
                   "run as given; `int8`: re-quantized by NNCF from the precision given).", "",
                   _md_table(labels.rename(columns={"precision_as_given": "as given",
                                                    "precision_note": "what ran"}))]
+    timed = df[(df["source"] == "harness") & (df["mode"] == "performance")
+               & df["sut_utilisation"].notna()]
+    if not timed.empty:
+        lines += ["## Where the time went inside the SUT", "",
+                  "Per performance run, from `run.json`'s telemetry: the median time a sample "
+                  "waited in the SUT (queue), was inferred (inference) and was answered "
+                  "(response: post-processing and `QuerySamplesComplete`), the SUT's p99 "
+                  "(issue to answer), and the share of the wall time the infer requests were "
+                  "busy (utilisation). Utilisation near 1: the hardware was the limit.", "",
+                  _md_table(timed[["model", "precision", "scenario", "config",
+                                   "sut_queue_p50_ms", "sut_inference_p50_ms",
+                                   "sut_response_p50_ms", "sut_latency_p99_ms",
+                                   "sut_utilisation", "p99_ms"]])]
     for i, plot in enumerate(figures, 1):
         lines += [f"## {i}. {plot.title}", ""]
         if plot.figure is not None:

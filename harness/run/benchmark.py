@@ -379,7 +379,8 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
     # its file; every other run names one that cannot exist (never ./audit.config)
     audit = config.execution.audit_config or str(run_dir / "no-audit.config")
     sut = SUT(backend, qsl, post, synchronous=scenario.synchronous,
-              batch_size=backend.batch_size(), batch_timeout_us=batch_timeout_us(plan))
+              batch_size=backend.batch_size(), batch_timeout_us=batch_timeout_us(plan),
+              direct=scenario.issue_direct)
     network_name = backend.sut_name() if config.backend.network_division else None
     if network_name is not None:
         report.loadgen.update(network_division=True, sut_name=network_name)
@@ -404,6 +405,7 @@ def _attempt(plan: Plan, backend, post, qsl: QSL, report: RunReport, ts) -> KeyR
             qsl.destroy()
     if not scenario.synchronous:
         report.deployment["batching"] = sut.batching()
+    report.telemetry = sut.telemetry_summary()
     result = scenario.read_result(run_dir)
     result.wall_seconds = round(time.perf_counter() - t0, 3)
     result.inference_errors = sut.errors

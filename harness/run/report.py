@@ -15,6 +15,10 @@ Format history (``schema_version``):
   have defaults, so earlier version-1 files still read: ``precision`` (the run's precision
   label and what the model file holds, :mod:`harness.model_precision`), ``attempts``,
   ``deployment``.
+- 2: ``telemetry``, where the time of the SUT's samples went (queue,
+  inference, response; the infer requests' utilisation: :mod:`harness.telemetry`), None
+  for runs that did not reach LoadGen's end. Version-1 files still read, as version 2
+  without telemetry.
 
 A report read from disk names the directory it was read from as its ``run_dir`` (not the
 path recorded when it was written): results folders travel between machines, and a reader
@@ -42,7 +46,10 @@ from ..loadgen_logs import KeyResult
 from ..system import process_exists
 from .config import RunConfig
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions :func:`read` accepts; an older one is read as the current with the later
+#: fields at their defaults.
+READABLE_VERSIONS = (1, 2)
 FILE_NAME = "run.json"
 
 STATUS_INCOMPLETE = "incomplete"
@@ -106,6 +113,11 @@ class RunReport:
         attempts: earlier LoadGen attempts of this run (an Offline run re-run because it
             ended before its minimum duration), each ``{"attempt", "reason", "result",
             "logs" (the folder its LoadGen logs were moved to), "offline_expected_qps"}``.
+        telemetry: where the time of the last LoadGen attempt's samples went inside the SUT
+            (:meth:`harness.telemetry.Telemetry.summary`: counts, wall and busy ms,
+            ``utilisation``, and ``queue``/``inference``/``response``/``sut_latency`` each
+            with mean, p50, p99 and max in ms); None before LoadGen's end and in version-1
+            reports.
     """
 
     config: RunConfig
@@ -138,6 +150,7 @@ class RunReport:
     accuracy_gate: dict[str, Any] | None = None
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    telemetry: dict[str, Any] | None = None
 
     # --- derived facts -------------------------------------------------------------------
     @property
@@ -204,16 +217,18 @@ class RunReport:
         if version is None:
             raise UnreadableReport(f"{source}: no schema_version (written by harness 0.1, "
                                    f"whose format this version does not read); re-run it")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS or isinstance(version, bool):
             raise UnreadableReport(f"{source}: schema_version {version!r} is unknown to this "
-                                   f"harness (it reads {SCHEMA_VERSION}); use the harness "
-                                   f"version that wrote it")
+                                   f"harness (it reads "
+                                   f"{', '.join(map(str, READABLE_VERSIONS))}); use the "
+                                   f"harness version that wrote it")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
             raise UnreadableReport(f"{source}: unknown field(s) {', '.join(unknown)}")
         try:
             kwargs = dict(data)
+            kwargs["schema_version"] = SCHEMA_VERSION  # older versions lack only new fields
             kwargs["config"] = RunConfig.from_dict(data.get("config"))
             if data.get("result") is not None:
                 if not isinstance(data["result"], dict):

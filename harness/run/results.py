@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends.config import BackendConfig
 from ..errors import HarnessError
+from ..telemetry import describe as describe_telemetry
 from . import report as report_mod
 
 if TYPE_CHECKING:
@@ -83,7 +84,9 @@ def table(root: Path, latest_only: bool = True) -> "pd.DataFrame":
 
     Columns: system, model, backend, precision (the run's label:
     :attr:`RunReport.precision_label`), scenario, mode, execution, status, validity,
-    samples_per_s, p90_ms, p99_ms, accuracy (percent), gate, config, started, note, run_dir.
+    samples_per_s, p90_ms, p99_ms, accuracy (percent), gate, config, sut (where the
+    samples' time went inside the SUT, :func:`harness.telemetry.describe`), started, note,
+    run_dir.
     Unreadable ``run.json`` files get a row of their own (status ``unreadable``, the reason
     in ``note``). With ``latest_only``, an identity's newer runs that did not complete
     (incomplete, abandoned, failed, interrupted) are counted in the ``note`` of its latest
@@ -108,11 +111,12 @@ def table(root: Path, latest_only: bool = True) -> "pd.DataFrame":
             "accuracy": (rep.accuracy or {}).get("value"),
             "gate": (rep.accuracy_gate or {}).get("result"),
             "config": config_label(rep.backend.get("settings") or {}, cfg.launcher.cores),
+            "sut": describe_telemetry(rep.telemetry),
             "started": rep.started, "note": rep.error, "run_dir": str(run_dir)})
     df = pd.DataFrame(rows, columns=["system", "model", "backend", "precision", "scenario",
                                      "mode", "execution", "status", "validity",
                                      "samples_per_s", "p90_ms", "p99_ms", "accuracy", "gate",
-                                     "config", "started", "note", "run_dir"])
+                                     "config", "sut", "started", "note", "run_dir"])
     if df.empty:
         return df
     df = df.sort_values("started", ascending=False, na_position="last")

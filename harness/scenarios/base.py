@@ -96,9 +96,13 @@ class DeployContext:
 class Scenario:
     """One LoadGen scenario. Subclasses set the behaviour; :class:`Definition` the data."""
 
-    #: The SUT answers in ``issue_queries`` (one sample at a time on LoadGen's thread)
-    #: instead of dispatching to the backend's asynchronous requests.
+    #: The SUT answers in ``issue_queries`` (on LoadGen's thread, before it returns: one
+    #: sample synchronously, or a query's samples on the asynchronous requests, waited for)
+    #: instead of dispatching to the backend's asynchronous requests from its own thread.
     synchronous = False
+    #: Without batching, the SUT starts each sample on LoadGen's thread in
+    #: ``issue_queries`` (no dispatcher hop); the wait for a free request is the queue.
+    issue_direct = False
     #: The scenario reports latency percentiles (Offline's latencies are time to
     #: completion of one big query: no metric).
     reports_latency = True
@@ -261,12 +265,12 @@ def calibrate_latency(backend, qsl, seconds: float = 1.0) -> float:
     latency above the real one ends the run before min_duration (INVALID).
     """
     indices = sorted(qsl.samples)
-    backend.infer(qsl.get(indices[0]))  # warm-up
+    backend.infer_view(qsl.get(indices[0]))  # warm-up; the path SingleStream's SUT takes
     times = []
     start = time.perf_counter()
     while time.perf_counter() - start < seconds or len(times) < 5:
         t = time.perf_counter()
-        backend.infer(qsl.get(indices[len(times) % len(indices)]))
+        backend.infer_view(qsl.get(indices[len(times) % len(indices)]))
         times.append((time.perf_counter() - t) * 1e3)
     return float(np.median(times))
 

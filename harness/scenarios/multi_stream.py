@@ -14,8 +14,11 @@ SAMPLES_PER_QUERY = 8
 
 
 class MultiStream(Scenario):
-    """MultiStream: each query's samples are spread over the infer requests."""
+    """MultiStream: each query's samples are spread over the infer requests, started from
+    LoadGen's thread, which waits for them (no dispatcher hop: the next query comes only
+    after this one completes)."""
 
+    synchronous = True
     score_is_latency = True
     per_query_latency = True
     detail_score_key = "early_stopping_latency_ms"

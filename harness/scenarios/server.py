@@ -55,8 +55,10 @@ def widths(cores: int) -> list[int]:
 
 
 class Server(Scenario):
-    """Server: the SUT starts each query on a free infer request as it arrives."""
+    """Server: the SUT starts each query on a free infer request as it arrives, on
+    LoadGen's thread when not batching."""
 
+    issue_direct = True
     detail_score_key = "result_completed_samples_per_sec"
     summary_score_line = "Completed samples per second"
     batch_window = True

@@ -22,6 +22,6 @@ def main(args) -> int:
         return 0
     cols = ["model", "backend", "precision", "scenario", "mode", "execution", "status",
             "validity", "samples_per_s", "p90_ms", "p99_ms", "accuracy", "gate", "config",
-            "note", "run_dir"]
+            "sut", "note", "run_dir"]
     print(df[cols].fillna("").to_markdown(index=False, floatfmt=".2f"))
     return 0

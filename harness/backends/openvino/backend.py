@@ -17,6 +17,7 @@ run manifest.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,10 +66,14 @@ class OpenVINOBackend(Backend):
         self._build: dict[str, Any] | None = None
         self._callback: Callback | None = None
         self._n_outputs = 0
+        self._input_dtype: np.dtype | None = None  # the lean path's input type (one input)
         self._sync_request: ov.InferRequest | None = None
         self._outstanding: dict[int, Any] = {}
         self._next_token = 0
         self._lock = threading.Lock()
+        # starting and polling exclude each other (the SUT may start on LoadGen's thread
+        # while its dispatcher polls); re-entrant: a failed start answers and starts again
+        self._start_lock = threading.RLock()
 
     def load(self, card, weights, config: OpenVINOConfig,
              context: LoadContext = LoadContext()) -> None:
@@ -130,6 +135,8 @@ class OpenVINOBackend(Backend):
             int(self.compiled.get_property(props.optimal_number_of_infer_requests)),
             NIREQ_PER_STREAM * streams)
         self._n_outputs = len(self.compiled.outputs)
+        self._input_dtype = (self.compiled.input(0).element_type.to_dtype()
+                             if len(self.compiled.inputs) == 1 else None)
         self._outstanding = {}
         self.queue = self._new_queue(int(nireq))
 
@@ -183,21 +190,41 @@ class OpenVINOBackend(Backend):
         return [self._sync_request.get_output_tensor(i).data[:rows].copy()
                 for i in range(self._n_outputs)]
 
+    def infer_view(self, sample: np.ndarray) -> list[np.ndarray]:
+        """The lean synchronous path (SingleStream): the sample's memory is the input
+        tensor (no copy), the request started and waited for without building a result
+        dictionary, the outputs are views of the request's output tensors (valid until the
+        next inference on it). A sample of fewer rows than the batch takes :meth:`infer`."""
+        request = self._sync_request
+        if request is None or sample.dtype != self._input_dtype or \
+                sample.shape[0] != self.batch_size() or not sample.flags.c_contiguous:
+            return self.infer(sample)  # infer converts, pads, creates the request
+        request.set_input_tensor(ov.Tensor(sample, shared_memory=True))
+        request.start_async()
+        request.wait()
+        return [request.get_output_tensor(i).data for i in range(self._n_outputs)]
+
     def batch_size(self) -> int:
         return int(self.config.batch or 1) if self.config else 1
 
-    def start_async(self, sample: np.ndarray, userdata: Any) -> None:
-        with self._lock:
-            token = self._next_token
-            self._next_token += 1
-            self._outstanding[token] = userdata
-        try:
-            self.queue.start_async([sample], token, share_inputs=True)
-        except RuntimeError as exc:  # an earlier inference failed (this one never started)
+    def start_async(self, sample: np.ndarray, userdata: Any) -> int:
+        """Start one batch on a free infer request; returns the ``perf_counter_ns`` at
+        which a request was free. Starts from several threads take turns."""
+        with self._start_lock:
             with self._lock:
-                self._outstanding.pop(token)
-            self._answer_failed(exc)  # the queue is fresh: start this sample on it
-            self.start_async(sample, userdata)
+                token = self._next_token
+                self._next_token += 1
+                self._outstanding[token] = userdata
+            try:
+                self.queue.get_idle_request_id()  # waits (GIL released) for a free request
+                started = time.perf_counter_ns()
+                self.queue.start_async([sample], token, share_inputs=True)
+            except RuntimeError as exc:  # an earlier inference failed (this one never started)
+                with self._lock:
+                    self._outstanding.pop(token)
+                self._answer_failed(exc)  # the queue is fresh: start this sample on it
+                return self.start_async(sample, userdata)
+            return started
 
     def wait_all(self) -> None:
         try:
@@ -206,17 +233,18 @@ class OpenVINOBackend(Backend):
             self._answer_failed(exc)
 
     def poll(self) -> None:
-        """Answer the samples of failed requests now. Call it from the thread that starts
-        inferences (a request is never polled while being started)."""
+        """Answer the samples of failed requests now (never while a request is being
+        started: the two take turns)."""
         with self._lock:
             if not self._outstanding:
                 return
-        for request in self.queue:
-            try:
-                request.wait_for(0)  # raises the error of a failed inference
-            except RuntimeError as exc:
-                self._answer_failed(exc)
-                return
+        with self._start_lock:
+            for request in self.queue:
+                try:
+                    request.wait_for(0)  # raises the error of a failed inference
+                except RuntimeError as exc:
+                    self._answer_failed(exc)
+                    return
 
     def set_width(self, streams: int, threads: int) -> bool:
         """Recompile the loaded model with ``streams`` streams and ``threads`` threads (the
