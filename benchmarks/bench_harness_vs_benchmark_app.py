@@ -35,7 +35,7 @@ from pathlib import Path
 import openvino as ov
 import openvino.properties as props
 
-from harness import cards, weights
+from harness import cards, system, weights
 from harness.backends.openvino import ir, quantization
 from harness.backends.openvino.backend import compile_config
 from harness.backends.openvino.config import OpenVINOConfig, QuantizationConfig
@@ -113,7 +113,8 @@ def main() -> int:
         ba_p90 = benchmark_app(xml, lat, args.seconds, percentile=90)
         ss, _, ss_tel = harness_run(model, xml, "SingleStream", lat, args.seconds, results)
         rows.append((label, tput, nireq, ba_tput, off, ba_lat, ba_p90, ss, ss_tel))
-    print(f"\nharness vs benchmark_app, {args.seconds} s each (INFERENCE_PRECISION_HINT=f32)")
+    print(f"\nharness vs benchmark_app, {args.seconds} s each (INFERENCE_PRECISION_HINT=f32)"
+          f"\n{system.machine_line()}")
     for label, tput, nireq, ba_tput, off, ba_lat, ba_p90, ss, ss_tel in rows:
         r_tput = off.samples_per_second / ba_tput["fps"]
         r_lat = ss.p90_ms / ba_lat["latency_ms"]

@@ -34,7 +34,7 @@ import mlperf_loadgen as lg
 import numpy as np
 import openvino as ov
 
-from harness import cards, loadgen_logs
+from harness import cards, loadgen_logs, system
 from harness.backends.openvino.backend import compile_config
 from harness.backends.openvino.config import NIREQ_PER_STREAM, OpenVINOConfig
 from harness.datasets import open_dataset
@@ -198,6 +198,7 @@ def main() -> int:
                                     cfg)
         print(f"reference asynchronous throughput: {rate:.1f} samples/s", flush=True)
         ladder = [round(f * rate, 1) for f in FRACTIONS]
+    print(system.machine_line())
     print(f"{label}: IR {xml}\n  {cfg}, p99 bound {args.bound_ms:g} ms, {args.seconds:g} s "
           f"per run, ladder {ladder}", flush=True)
     rows = []
