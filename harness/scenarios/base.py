@@ -275,6 +275,11 @@ def calibrate_latency(backend, qsl, seconds: float = 1.0) -> float:
     return float(np.median(times))
 
 
+#: How often (s) :func:`measure_width` asks the backend for failed inferences while every
+#: request is busy (the SUT's dispatcher polls as often: :data:`harness.sut.POLL_SECONDS`).
+POLL_SECONDS = 0.05
+
+
 def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[str, float]:
     """Latency and throughput of the backend with ``in_flight`` requests kept busy.
 
@@ -284,8 +289,13 @@ def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[st
     Discards one round of warm-up inferences, then runs for ``seconds`` (at least four
     rounds).
 
+    A failed inference frees its request like a finished one (the backend reports some
+    failures only when polled: :meth:`harness.backends.Backend.poll`, asked while waiting);
+    its time is not counted, and the run's LoadGen test meets the failure again.
+
     Returns:
-        ``{"latency_ms": median per request (ms), "latency_p90_ms", "samples_per_second"}``.
+        ``{"latency_ms": median per request (ms), "latency_p90_ms", "samples_per_second"}``
+        (NaN latencies and 0 samples/s when every inference failed).
     """
     indices = sorted(qsl.samples)
     b = backend.batch_size()
@@ -299,8 +309,9 @@ def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[st
     slots = threading.Semaphore(in_flight)
     times: list[float] = []
 
-    def done(_outputs, userdata, _error) -> None:
-        times.append((time.perf_counter() - userdata[0]) * 1e3)
+    def done(_outputs, userdata, error) -> None:
+        if error is None:
+            times.append((time.perf_counter() - userdata[0]) * 1e3)
         slots.release()
 
     backend.set_callback(done)
@@ -314,12 +325,16 @@ def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[st
         elif n > in_flight and time.perf_counter() - start >= seconds \
                 and n >= 5 * in_flight:
             break
-        slots.acquire()
+        while not slots.acquire(timeout=POLL_SECONDS):
+            backend.poll()  # a failed inference frees its request only when polled
         data = request(n)
         backend.start_async(data, (time.perf_counter(), data))  # data alive till callback
         n += 1
     backend.wait_all()
     elapsed = time.perf_counter() - start
+    if not times:
+        return {"latency_ms": float("nan"), "latency_p90_ms": float("nan"),
+                "samples_per_second": 0.0}
     return {"latency_ms": float(np.median(times)),
             "latency_p90_ms": float(np.percentile(times, 90)),
             "samples_per_second": len(times) * b / elapsed}
