@@ -5,9 +5,6 @@ options win; the optimize search space holds the window."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from harness.backends.openvino.config import SERVER_BATCH_TIMEOUTS_US, OpenVINOConfig
@@ -15,20 +12,9 @@ from harness.run.config import RunConfig
 from harness.workflows import optimize
 
 from conftest import manifest, mllog, run_cli, run_dirs, summary
-from test_batching import batchable_mobilenet
+from test_batching import _responses, batchable  # noqa: F401 (a fixture)
 
 MODEL = "mobilenet_v2_quant"
-
-
-@pytest.fixture(scope="module")
-def batchable(mobilenet_tflite, tmp_path_factory) -> Path:
-    return batchable_mobilenet(mobilenet_tflite,
-                               tmp_path_factory.mktemp("batchable") / "mobilenet_b.xml")
-
-
-def _responses(run_dir: Path) -> dict[int, str]:
-    return {e["qsl_idx"]: e["data"] for e in
-            json.loads((run_dir / "mlperf_log_accuracy.json").read_text())}
 
 
 def _ms(ns: str) -> float:

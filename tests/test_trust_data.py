@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from conftest import manifest, run_cli, run_dirs
+from test_trust import _imagenet_copy
 from harness import cards, model_stats, paths
 from harness.datasets.preprocessing import preprocess, sample_layout
 from harness.errors import HarnessError
@@ -42,16 +43,6 @@ def _one_error(proc, expect: str, results: Path | None = None) -> str:
     if results is not None:
         assert run_dirs(results) == []
     return errors[0]
-
-
-def _imagenet_copy(root: Path, source: Path, n: int) -> Path:
-    """The first ``n`` images of the ImageNet sample with their val_map lines, to break."""
-    root.mkdir(parents=True)
-    lines = (source / "val_map.txt").read_text().splitlines()[:n]
-    for line in lines:
-        shutil.copy(source / line.split()[0], root)
-    (root / "val_map.txt").write_text("\n".join(lines) + "\n")
-    return root
 
 
 def _accuracy(root: Path, results: Path, cache: Path, *extra: str):

@@ -18,7 +18,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import ROOT, manifest, run_cli, run_dirs
+from conftest import ROOT, manifest, mllog, run_cli, run_dirs
 
 MODEL = ["--model", "mobilenet_v2_quant"]
 
@@ -146,11 +146,7 @@ def test_a_server_that_stops_answering_fails_the_run_fast(tmp_path, mobilenet_tf
     assert "stopped answering" in m["error"] and "--timeout-s 2 s" in m["error"]
     res = m["result"]
     assert res["validity"] == "INVALID" and res["inference_errors"] > 0
-    log = {}
-    for line in (d / "mlperf_log_detail.txt").read_text().splitlines():
-        if line.startswith(":::MLLOG "):
-            e = json.loads(line[9:])
-            log[e["key"]] = e["value"]
+    log = mllog(d / "mlperf_log_detail.txt")
     # LoadGen got an answer for every sample it issued (empty for the failed ones)
     assert res["samples_answered"] == log["generated_samples_per_query"]
 
