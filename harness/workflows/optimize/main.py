@@ -14,7 +14,8 @@ from ... import cards, system
 from ... import weights as weights_mod
 from ...errors import HarnessError
 from ...launchers import Launcher, ProcessLauncher, RayLauncher, for_many
-from ...reports.optimize import OBJECTIVES, no_best_reason, select_best, server_offline_note, speedup
+from ...reports.optimize import (OBJECTIVES, no_best_reason, select_best, server_offline_note,
+                                 speedup)
 from ...run import config as run_config
 from ...run.config import RunConfig
 from .baselines import baselines

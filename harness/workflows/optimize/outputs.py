@@ -9,9 +9,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ...files import write_json_atomic, write_text_atomic
+from ...files import write_text_atomic
 from ...reports.optimize import plot_pareto, report_md, trials_to_best
 from ...run.config import RunConfig
+from ...run.records import OptimizeSearch, OptimizeTrials
 from .trial import Search
 
 
@@ -29,9 +30,10 @@ def write_best(search: Search, best: dict[str, Any]) -> None:
 
 
 def write_outputs(search: Search, trials: list[dict[str, Any]], best, side) -> None:
-    """Every output file of the search (see :mod:`harness.workflows.optimize`)."""
+    """Every output file of the search (see :mod:`harness.workflows.optimize`);
+    ``trials.json`` and ``search.json`` are versioned records (:mod:`harness.run.records`)."""
     sc = search.options.scenario
-    write_json_atomic(search.out / "trials.json", trials)
+    OptimizeTrials(trials=trials).write(search.out / OptimizeTrials.FILE)
     import pandas as pd  # imported on use: pandas loads slowly, the CLI imports this module
 
     pd.DataFrame([{**{k: v for k, v in t.items() if k not in ("config", "facts", "params")},
@@ -45,8 +47,8 @@ def write_outputs(search: Search, trials: list[dict[str, Any]], best, side) -> N
         with_accuracy=search.with_accuracy, sampler=search.options.sampler,
         space_size=search.space.size(), baseline_rounds=search.options.baseline_rounds,
         duration_ms=search.options.duration_ms))
-    write_json_atomic(search.out / "search.json", {
-        "scenario": sc, "space": search.space.as_dict(), "options": asdict(search.options),
-        "with_accuracy": search.with_accuracy, "accuracy": search.accuracy,
-        "best": best, "side_by_side": side, "command": sys.argv,
-        "trials_to_best": trials_to_best(trials, sc)})
+    OptimizeSearch(scenario=sc, space=search.space.as_dict(), options=asdict(search.options),
+                   with_accuracy=search.with_accuracy, accuracy=search.accuracy, best=best,
+                   side_by_side=side, command=sys.argv,
+                   trials_to_best=trials_to_best(trials, sc)).write(
+        search.out / OptimizeSearch.FILE)
