@@ -61,7 +61,8 @@ def test_unversioned_files_are_read_as_version_0_and_migrated(tmp_path):
     (tmp_path / "peak_search.json").write_text(json.dumps(PEAK))
     peak = PeakSearch.read(tmp_path / "peak_search.json")
     assert peak.schema_version == 1 and peak.peak_target_qps == 50.0
-    assert peak.to_dict() == {"schema_version": 1, **PEAK, "stopped": None}
+    assert peak.to_dict() == {"schema_version": 1, **PEAK, "stopped": None,
+                              "latency_bound_ms": None}
     # the report's plot 6 reads it the same way
     (search,) = plots.read_peak_files([tmp_path])
     assert not search.get("error") and search["points"] == PEAK["points"]
@@ -115,3 +116,16 @@ def test_a_version_1_run_json_still_reads_and_replays(tmp_path):
         run_report.read(tmp_path)
     with pytest.raises(run_report.HarnessError, match="schema_version 3, which this harness"):
         run_report.replay_config(tmp_path / "run.json")
+
+
+def test_a_hand_made_peak_file_keeps_its_bound_and_extras_are_not_used(tmp_path):
+    """docs/reports.md: the bound may stand at the top; other keys are not used (the report
+    reads them), while find-peak's own record refuses a field it does not have."""
+    hand = {"model": "m", "latency_bound_ms": 15.0, "note": "by hand",
+            "points": [{"target_qps": 5.0, "p99_ms": 9.0, "valid": True}]}
+    (tmp_path / "peak_search_hand.json").write_text(json.dumps(hand))
+    (search,) = plots.read_peak_files([tmp_path])
+    assert not search.get("error") and search["latency_bound_ms"] == 15.0
+    assert "note" not in search
+    with pytest.raises(UnreadableRecord, match="unknown field"):
+        PeakSearch.from_dict(hand)

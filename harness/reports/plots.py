@@ -414,7 +414,7 @@ def read_peak_files(roots) -> list[dict[str, Any]]:
             if isinstance(data, list):
                 data = {"points": data}
             try:  # migrated from an older version; a newer one is named, not read
-                data = PeakSearch.from_dict(data, str(path)).to_dict()
+                data = PeakSearch.from_dict(data, str(path), ignore_unknown=True).to_dict()
             except UnreadableRecord as exc:
                 out.append({"file": str(path), "error": str(exc), "points": []})
                 continue

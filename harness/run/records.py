@@ -58,8 +58,10 @@ class Record:
         return {"schema_version": data.pop("schema_version"), **data}
 
     @classmethod
-    def from_dict(cls, data: Any, source: str | None = None):
-        """The record of ``data`` (a :meth:`to_dict` output, or an older version's).
+    def from_dict(cls, data: Any, source: str | None = None, ignore_unknown: bool = False):
+        """The record of ``data`` (a :meth:`to_dict` output, or an older version's);
+        ``ignore_unknown``: fields it does not have are dropped (a hand-made file's extras)
+        instead of refused.
 
         Raises:
             UnreadableRecord: a ``schema_version`` newer than :data:`SCHEMA_VERSION` or not
@@ -81,8 +83,11 @@ class Record:
         if not isinstance(data, dict):
             raise UnreadableRecord(f"{source}: not a {cls.FILE} record (a JSON "
                                    f"{type(data).__name__}, expected an object)")
-        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
-        if unknown:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown and ignore_unknown:
+            data = {k: v for k, v in data.items() if k in names}
+        elif unknown:
             raise UnreadableRecord(f"{source}: unknown field(s) {', '.join(unknown)}")
         try:
             return cls(**data)
@@ -202,6 +207,9 @@ class PeakSearch(Record):
     server_to_offline_ratio: float | None = None
     ended: str | None = None
     peak_file: str | None = None
+    #: the latency bound of every point (ms), in a hand-made file; find-peak records the
+    #: bound with each point
+    latency_bound_ms: float | None = None
     schema_version: int = SCHEMA_VERSION
 
 
