@@ -21,7 +21,7 @@ from ...run.config import RunConfig
 from .baselines import baselines
 from .outputs import write_outputs
 from .space import Space, default_space, family_check, narrow
-from .study import measured, run_study, trial_records
+from .study import run_study, trial_records, trials_done
 from .trial import Options, Search
 
 HELP = "search the fastest deployment that keeps 99%% of FP32 accuracy (Optuna)"
@@ -38,7 +38,7 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
     study = run_study(search, root)
     if search.interrupted:
         return {"best": None, "side_by_side": None, "trials": [], "out": search.out,
-                "interrupted": True, "done": measured(study)}
+                "interrupted": True, "done": trials_done(study)}
     trials = trial_records(study, search)
     best = select_best(trials, search.options.scenario)
     side = None
@@ -46,7 +46,7 @@ def run_search(search: Search, root: Path) -> dict[str, Any]:
         side = baselines(search, RunConfig.from_dict(best["config"]))
     write_outputs(search, trials, best, side)
     return {"best": best, "side_by_side": side, "trials": trials, "out": search.out,
-            "interrupted": False, "done": measured(study)}
+            "interrupted": False, "done": trials_done(study)}
 
 
 def add_arguments(p) -> None:

@@ -211,7 +211,7 @@ def trial_records(study, search: Search) -> list[dict[str, Any]]:
     return out
 
 
-def measured(study) -> int:
+def trials_done(study) -> int:
     """Trials of ``study`` that count toward ``--trials`` (:func:`counts`)."""
     return sum(1 for t in study.get_trials(deepcopy=False) if counts(t))
 
@@ -227,7 +227,7 @@ def run_study(search: Search, root: Path):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = create_study(search, root)
-    done = measured(study)
+    done = trials_done(study)
     if done:
         print(f"optimize: resuming study {study.study_name} ({done} trials done)", flush=True)
     if not search.with_accuracy:
@@ -240,7 +240,7 @@ def run_study(search: Search, root: Path):
         values = frozen.values or []
         print(f"trial {frozen.number}: {frozen.state.name} {frozen.params} "
               f"{values[-1] if values else frozen.user_attrs.get('error') or ''}", flush=True)
-        if measured(st) >= search.options.trials:
+        if trials_done(st) >= search.options.trials:
             st.stop()
 
     if done < search.options.trials:
