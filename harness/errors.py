@@ -50,6 +50,12 @@ class UnreadableLog(HarnessError):
         self.problem = problem
 
 
+class UnreadableRecord(HarnessError):
+    """A workflow's JSON record (``trials.json``, ``search.json``, ``peak_search.json``) this
+    harness cannot read: not JSON, not such a record, or a ``schema_version`` newer than it
+    knows (the message says which and what to do; :mod:`harness.run.records`)."""
+
+
 def shorten(text: str, width: int = 300) -> str:
     """``text`` on one line, cut at a word boundary to at most ``width`` characters with
     `` [...]`` marking the cut (``textwrap.shorten``), for quoting a library's long message

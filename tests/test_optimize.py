@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.run.records import OptimizeTrials
 from harness.workflows import optimize
 
 from conftest import manifest, run_cli, run_dirs
@@ -83,7 +84,7 @@ def test_search_writes_its_files_and_prints_the_ratio(search):
         assert (out / name).is_file(), name
     assert (search["results"] / "box" / "optimize" / "tiny.journal").is_file()
     assert "best / default THROUGHPUT hint:" in proc.stdout
-    trials = json.loads((out / "trials.json").read_text())
+    trials = OptimizeTrials.read(out / "trials.json").trials
     measured = [t for t in trials if t["state"] != "SKIPPED"]
     assert len(measured) == 3
     for t in measured:
@@ -121,7 +122,7 @@ def test_gate_failing_int8_is_never_best(search):
     assert acc[f"accuracy:{MODEL}:int8"]["gate"] == "FAIL"  # against the 99.9% reference
     assert acc[f"accuracy:{MODEL}:fp32"]["value"] > 80.0     # the trained model, measured
     assert info["best"]["params"]["precision"] == "fp32"
-    trials = json.loads((search["out"] / "trials.json").read_text())
+    trials = OptimizeTrials.read(search["out"] / "trials.json").trials
     for t in trials:
         if t["params"].get("precision") == "int8" and t["state"] == "COMPLETE":
             assert t["gate"] == "FAIL" and t["gate_violation"] > 0
@@ -145,7 +146,7 @@ def test_an_interrupted_study_resumes(search):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "resuming study tiny (3 trials done)" in proc.stdout
     newest = max(p for p in (search["results"] / "box" / "optimize").iterdir() if p.is_dir())
-    trials = json.loads((newest / "trials.json").read_text())
+    trials = OptimizeTrials.read(newest / "trials.json").trials
     assert len([t for t in trials if t["state"] != "SKIPPED"]) == 4
 
 
@@ -159,7 +160,7 @@ def test_a_model_that_cannot_batch_costs_one_failed_trial(tmp_path, mobilenet_tf
                    "--results-dir", str(tmp_path), "--system", "box", timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (out,) = [p for p in (tmp_path / "box" / "optimize").iterdir() if p.is_dir()]
-    trials = {t["params"]["batch"]: t for t in json.loads((out / "trials.json").read_text())}
+    trials = {t["params"]["batch"]: t for t in OptimizeTrials.read(out / "trials.json").trials}
     assert trials[1]["state"] == "COMPLETE"
     states = sorted((trials[2]["state"], trials[4]["state"]))
     assert states == ["FAIL", "SKIPPED"], trials
@@ -221,7 +222,7 @@ def test_a_server_search_with_no_valid_target_names_no_best(tmp_path, mobilenet_
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "No trial reached a VALID Server target at the latency bound" in proc.stdout
     (out,) = [p for p in (tmp_path / "results" / "box" / "optimize").iterdir() if p.is_dir()]
-    (trial,) = json.loads((out / "trials.json").read_text())
+    (trial,) = OptimizeTrials.read(out / "trials.json").trials
     assert trial["state"] == "COMPLETE" and trial["score"] is None
     assert "no Server target was VALID" in trial["no_valid_target"]
     assert not (out / "best_Server.json").exists()

@@ -18,6 +18,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.run.records import OptimizeTrials
+
 from conftest import ROOT, manifest, mllog, run_cli, run_dirs
 
 MODEL = ["--model", "mobilenet_v2_quant"]
@@ -210,7 +212,7 @@ def test_ctrl_c_in_optimize_and_a_damaged_journal_resume(tmp_path, mobilenet_tfl
     (kept,) = root.glob("faults.journal.damaged-*")
     assert kept.read_bytes().startswith(intact) and len(kept.read_bytes()) > len(intact)
     (trials_file,) = root.glob("*/trials.json")
-    trials = json.loads(trials_file.read_text())
+    trials = OptimizeTrials.read(trials_file).trials
     # the interrupted trial did not count toward --trials 1: its point was measured now
     assert [t["state"] for t in trials] == ["INTERRUPTED", "COMPLETE"], trials
     assert trials[1]["params"] == trials[0]["params"] and trials[1]["score"] > 0

@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .. import backends, loadgen_logs  # noqa: E402
+from ..errors import UnreadableRecord  # noqa: E402
+from ..run.records import PeakSearch  # noqa: E402
 from .collect import usable  # noqa: E402
 
 #: Accuracy target of open-division variants: 99% of the FP32 accuracy (MLPerf Inference
@@ -393,11 +395,13 @@ def plot_configurations(summ: pd.DataFrame, model: str | None = None) -> Plot:
 def read_peak_files(roots) -> list[dict[str, Any]]:
     """Peak searches saved below ``roots``: files named ``peak_search*.json``.
 
-    Format (docs/reports.md; written by ``harness find-peak``, :mod:`harness.peak`): an
-    object ``{"model", "precision", "system", "config", "status", "peak_target_qps",
-    "points": [{"target_qps", "p99_ms", "valid", "latency_bound_ms", ...}]}``, or a bare
+    Format (docs/reports.md; written by ``harness find-peak``): a
+    :class:`harness.run.records.PeakSearch` ``{"schema_version", "model", "precision",
+    "system", "config", "status", "peak_target_qps", "points": [{"target_qps", "p99_ms",
+    "valid", "latency_bound_ms", ...}], ...}`` (an unversioned one is migrated), or a bare
     list of such points.
-    Unreadable files are returned with an ``error`` so the report can name them.
+    Unreadable files (and records of a newer ``schema_version``) are returned with an
+    ``error`` so the report can name them.
     """
     out = []
     for root in roots:
@@ -409,6 +413,11 @@ def read_peak_files(roots) -> list[dict[str, Any]]:
                 continue
             if isinstance(data, list):
                 data = {"points": data}
+            try:  # migrated from an older version; a newer one is named, not read
+                data = PeakSearch.from_dict(data, str(path), ignore_unknown=True).to_dict()
+            except UnreadableRecord as exc:
+                out.append({"file": str(path), "error": str(exc), "points": []})
+                continue
             data["file"] = str(path)
             out.append(data)
     return out

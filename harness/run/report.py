@@ -334,11 +334,11 @@ def replay_config(path: Path | str) -> RunConfig:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         data = None  # RunConfig.from_file says what is wrong
     if isinstance(data, dict) and "schema_version" in data \
-            and data["schema_version"] != SCHEMA_VERSION:
+            and data["schema_version"] not in READABLE_VERSIONS:
         raise HarnessError(f"--config {path}: a run.json of schema_version "
                            f"{data['schema_version']!r}, which this harness does not know (it "
-                           f"reads {SCHEMA_VERSION}); replay it with the harness version that "
-                           f"wrote it")
+                           f"reads {', '.join(map(str, READABLE_VERSIONS))}); replay it with "
+                           f"the harness version that wrote it")
     return RunConfig.from_file(path)
 
 

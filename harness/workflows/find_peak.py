@@ -31,11 +31,11 @@ from typing import Any
 
 from .. import cards, system
 from ..errors import HarnessError, NoValidServerTarget
-from ..files import write_json_atomic
 from ..launchers import Launcher, for_many
 from ..run import config as run_config
 from ..run.benchmark import precision_of
 from ..run.config import RunConfig
+from ..run.records import PeakSearch
 from ..run.report import RunReport
 from ..run.results import precision_folder
 from ..scenarios import server as server_scenario
@@ -166,14 +166,13 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
         "%Y%m%dT%H%M%SZ")
     sdir.mkdir(parents=True, exist_ok=False)
     runs_dir = sdir / "runs"
-    record: dict[str, Any] = {"status": "incomplete", "model": card.name,
-                              "benchmark": card.benchmark,
-                              "system": base.execution.system or system.default_system_name(),
-                              "precision": server_dir.parent.name,
-                              "points": [], "command": sys.argv, "base_config": base.to_dict(),
-                              "started": datetime.now(timezone.utc).isoformat()}
-    out = sdir / "peak_search.json"
-    write_json_atomic(out, record)
+    record: dict[str, Any] = PeakSearch(
+        status="incomplete", model=card.name, benchmark=card.benchmark,
+        system=base.execution.system or system.default_system_name(),
+        precision=server_dir.parent.name, points=[], command=sys.argv,
+        base_config=base.to_dict(), started=datetime.now(timezone.utc).isoformat()).to_dict()
+    out = sdir / PeakSearch.FILE
+    PeakSearch.from_dict(record).write(out)
 
     print(f"find-peak: Offline reference run ({options.offline_duration_ms} ms) ...", flush=True)
     off = _one_run(launcher, base, "Offline", runs_dir, options.offline_duration_ms, None)
@@ -191,7 +190,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
         p = _point(r, q)
         p["kind"] = kind
         record["points"].append(p)
-        write_json_atomic(out, record)
+        PeakSearch.from_dict(record).write(out)
         return p
 
     bar = tqdm(range(options.steps), desc="find-peak", unit="run", file=sys.stdout)
@@ -229,7 +228,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
     bar.close()
     if best is None:
         record["status"] = "failed"
-        write_json_atomic(out, record)
+        PeakSearch.from_dict(record).write(out)
         lowest = min(p["target_qps"] for p in record["points"])
         why = record.get("stopped") or (
             "the latency bound cannot be met on this system with this configuration, or the "
@@ -251,7 +250,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
     record["peak_target_qps"] = confirmed
     record["server_to_offline_ratio"] = confirmed / offline_sps if confirmed else None
     record["ended"] = datetime.now(timezone.utc).isoformat()
-    write_json_atomic(out, record)
+    PeakSearch.from_dict(record).write(out)
     _plot(record, sdir / "peak_search.png")
     if not confirmed:
         raise NoValidServerTarget(f"the best bisection point {best:.2f} QPS was not confirmed "
@@ -263,7 +262,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
             "latency_bound_ms": p["latency_bound_ms"],
             "offline_samples_per_second": offline_sps, "found": record["ended"]})
     record["peak_file"] = str(peak_file)
-    write_json_atomic(out, record)
+    PeakSearch.from_dict(record).write(out)
     return record
 
 
