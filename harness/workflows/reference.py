@@ -18,6 +18,7 @@ from ..accuracy import gate
 from ..datasets import open_dataset
 from ..errors import HarnessError
 from ..launchers import Launcher
+from ..results_tree import ResultsTree
 from ..run import report as report_mod
 from ..run.config import (DataConfig, ExecutionConfig, LauncherConfig, ModeConfig,
                           ModelConfig, OpenVINOConfig, RunConfig, ScenarioConfig)
@@ -36,7 +37,7 @@ def find_reference(results_dir: Path | str, system_name: str, model: str, datase
         weights_identity: required weights identity (None: any trained weights).
     """
     best: tuple[str, Path] | None = None
-    root = Path(results_dir) / system_name / model
+    root = ResultsTree(results_dir).model_dir(system_name, model)
     if not root.is_dir():
         return None
     for run_dir, rep in report_mod.iter_reports(root):
