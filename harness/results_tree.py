@@ -21,7 +21,7 @@ now (:func:`scenario_dir_of`, :func:`mode_dir_beside`).
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .errors import HarnessError
 
@@ -69,6 +69,24 @@ def new_compliance_dir(run_dir: Path | str, test: str) -> Path:
     return out
 
 
+def claim(parent: Path, name: str) -> Path:
+    """Create and return ``parent/name``, or ``name-1``, ``-2``... when it exists (a run
+    never takes an earlier one's folder).
+
+    Raises:
+        FileExistsError: all of 1000 names are taken.
+        OSError: ``parent`` cannot be written.
+    """
+    for n in range(1000):
+        path = parent / (name if n == 0 else f"{name}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"1000 run directories named {name} under {parent}")
+
+
 def searches_dir_beside(peak_file: Path | str) -> Path:
     """The folder of find-peak's searches beside a ``peak.json``."""
     return Path(peak_file).parent / SEARCH_FOLDER
@@ -98,19 +116,25 @@ class ResultsTree:
         parent = self.scenario_dir(system, model, precision, scenario) / mode
         try:
             parent.mkdir(parents=True, exist_ok=True)
+            return claim(parent, stamp())
         except OSError as exc:
-            raise HarnessError(f"cannot create {parent}: {exc.strerror or exc}") from None
-        now = stamp()
-        for n in range(1000):
-            path = parent / (now if n == 0 else f"{now}-{n}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise HarnessError(f"cannot create {path}: {exc.strerror or exc}") from None
-        raise HarnessError(f"cannot create a unique run directory under {parent}")
+            raise HarnessError(f"cannot create a run directory under {parent}: "
+                               f"{exc.strerror or exc}") from None
+
+    def claim_run_dir(self, rel: PurePosixPath) -> Path:
+        """Create the run directory ``rel`` (relative to the root, e.g. a run of another
+        machine brought here), or ``rel-1``, ``-2``... when another run has it.
+
+        Raises:
+            HarnessError: it cannot be created.
+        """
+        parent = self.root.joinpath(*rel.parts[:-1])
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            return claim(parent, rel.name)
+        except OSError as exc:
+            raise HarnessError(f"cannot create a run directory under {parent}: "
+                               f"{exc.strerror or exc}") from None
 
     def server_dir(self, system: str, model: str, precision: str) -> Path:
         """``<root>/<system>/<model>/<precision>/Server``: its peaks and searches."""
