@@ -155,11 +155,11 @@ def prepare(config: RunConfig) -> Plan:
                 config.execution.system or system.default_system_name())
     if config.accuracy:
         plan.reference = gate.reference_spec(config.precision, card, config.model.weights)
-        if plan.reference is not None and not weights.trained:
-            # random weights (--allow-random-accuracy): nothing to hold to 99% of another run
-            plan.gate_skipped = {"result": "SKIPPED",
-                                 "why": "random weights: accuracy is meaningless, no 99% gate"}
-        elif plan.reference is not None:
+        # decided by the workflow that made the config; a config made without one: here
+        decision = config.mode.gate or gate.decide(plan.reference, weights.trained)
+        if decision == gate.SKIPPED:
+            plan.gate_skipped = {"result": "SKIPPED", "why": gate.SKIPPED_WHY}
+        elif decision == gate.HELD:
             if not config.mode.reference_run:
                 raise HarnessError(
                     f"this accuracy run of a {plan.reference['why']} is held to 99% of an FP32 "

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import backends
+from ..accuracy import gate
 from ..backends.config import BackendConfig
 from ..backends.kserve.config import KServeConfig
 from ..backends.openvino.config import OpenVINOConfig
@@ -114,10 +115,16 @@ class ModeConfig:
     reference_run: str | None = option(
         None, path=True, help="accuracy mode: the FP32 accuracy run the 99%% gate compares with "
                    "(default: found in the results, or run first)")
+    gate: str | None = option(
+        None, internal=True, help="accuracy mode: the 99%% gate, decided once by the workflow "
+                                  "that made the config (harness.accuracy.gate.decide): held, "
+                                  "skipped or none; None: the run decides")
 
     def __post_init__(self) -> None:
         check(self.name in MODES, "--mode", f"unknown mode '{self.name}'; valid: "
                                             f"{', '.join(MODES)}")
+        check(self.gate in (None, *gate.DECISIONS), "mode.gate",
+              f"unknown decision '{self.gate}'; valid: {', '.join(gate.DECISIONS)}")
 
 
 @dataclass
@@ -438,6 +445,7 @@ def from_arguments(ns: argparse.Namespace | dict[str, Any],
         for key in opt.path[:-1]:
             node = node[key]
         node[opt.path[-1]] = value
+    data["mode"]["gate"] = None  # decided for the config as now given (mode.gate)
     return RunConfig.from_dict(data)
 
 
