@@ -11,8 +11,10 @@ Derived runs and their reference (:func:`reference_spec`):
 - precision fp32 of a card with ``reference_model = "<name>"`` (an optimized architecture):
   that model's FP32 run with its standard weights.
 
-The reference run is found, or run first, by :mod:`harness.workflows.reference`; the run
-applies the gate (:func:`apply`). The gate is generic over an accuracy dict (``{"metric",
+Whether a run is held to the gate is decided once (:func:`decide`), by the workflow that
+makes the run's config (:mod:`harness.workflows.reference`, which also finds the reference
+run, or runs it first), and carried in the config (``mode.gate``); the run applies the gate
+(:func:`apply`). The gate is generic over an accuracy dict (``{"metric",
 "value" (percent)}``): top-1 and mAP alike.
 """
 
@@ -25,6 +27,26 @@ from ..errors import HarnessError
 
 #: Minimum ratio derived / reference accuracy (MLPerf: 99% of FP32).
 THRESHOLD = 0.99
+#: The decisions of :func:`decide`: held to an FP32 reference run, skipped (random weights),
+#: none (not a derived run).
+HELD, SKIPPED, NONE = "held", "skipped", "none"
+DECISIONS = (HELD, SKIPPED, NONE)
+#: Why the gate of a derived run with random weights is skipped (its SKIPPED record).
+SKIPPED_WHY = "random weights: accuracy is meaningless, no 99% gate"
+
+
+def decide(spec: dict[str, Any] | None, trained: bool) -> str:
+    """The 99% gate of an accuracy run: :data:`HELD` to an FP32 reference run,
+    :data:`SKIPPED` (random weights: nothing to hold to 99% of another run) or :data:`NONE`
+    (not a derived run).
+
+    Args:
+        spec: the run's :func:`reference_spec`.
+        trained: whether its weights are trained (:attr:`harness.weights.Weights.trained`).
+    """
+    if spec is None:
+        return NONE
+    return HELD if trained else SKIPPED
 
 
 def reference_spec(precision: str, card, weights: str | None) -> dict[str, Any] | None:

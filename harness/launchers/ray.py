@@ -50,6 +50,7 @@ from typing import Any, Callable, Iterator
 
 from .. import __version__
 from ..errors import HarnessError
+from ..results_tree import ResultsTree
 from ..run import report as report_mod
 from ..run import results
 from ..run.config import RunConfig
@@ -316,7 +317,7 @@ def _store(outcome: dict[str, Any], config: RunConfig) -> RunReport:
         raise HarnessError(f"{config.label()}: the node sent no readable run.json "
                            f"({exc})") from None
     report = report_mod.RunReport.from_dict(data, f"run.json of {outcome['node']}")
-    dest = _claim(Path(config.execution.results_dir), rel)
+    dest = ResultsTree(config.execution.results_dir).claim_run_dir(rel)
     try:
         for name, content in files.items():
             if name != report_mod.FILE_NAME:
@@ -334,29 +335,6 @@ def _store(outcome: dict[str, Any], config: RunConfig) -> RunReport:
         report.error = outcome["error"]
     report.write()
     return report
-
-
-def _claim(root: Path, rel: PurePosixPath) -> Path:
-    """Create ``root/rel``, or ``root/rel-1``, ``-2``... when another run (of a node with
-    the same system name, ended in the same second) already has it.
-
-    Raises:
-        HarnessError: it cannot be created.
-    """
-    parent = root.joinpath(*rel.parts[:-1])
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        for n in range(1000):
-            path = parent / (rel.name if n == 0 else f"{rel.name}-{n}")
-            try:
-                path.mkdir()
-                return path
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        raise HarnessError(f"cannot create a run directory under {parent}: "
-                           f"{exc.strerror or exc}") from None
-    raise HarnessError(f"cannot create a unique run directory under {parent}")
 
 
 def _chain(exc: BaseException) -> str:

@@ -50,6 +50,7 @@ from ..errors import HarnessError, shorten
 from ..files import room_problem, write_text_atomic
 from ..loadgen_logs import KeyResult
 from ..qsl import QSL
+from ..results_tree import ResultsTree
 from ..scenarios import DeployContext, Scenario, TargetContext
 from ..scenarios import server as server_scenario
 from ..scenarios.settings import (PERFORMANCE_SAMPLE_COUNT, read_user_conf, test_settings,
@@ -154,11 +155,11 @@ def prepare(config: RunConfig) -> Plan:
                 config.execution.system or system.default_system_name())
     if config.accuracy:
         plan.reference = gate.reference_spec(config.precision, card, config.model.weights)
-        if plan.reference is not None and not weights.trained:
-            # random weights (--allow-random-accuracy): nothing to hold to 99% of another run
-            plan.gate_skipped = {"result": "SKIPPED",
-                                 "why": "random weights: accuracy is meaningless, no 99% gate"}
-        elif plan.reference is not None:
+        # decided by the workflow that made the config; a config made without one: here
+        decision = config.mode.gate or gate.decide(plan.reference, weights.trained)
+        if decision == gate.SKIPPED:
+            plan.gate_skipped = {"result": "SKIPPED", "why": gate.SKIPPED_WHY}
+        elif decision == gate.HELD:
             if not config.mode.reference_run:
                 raise HarnessError(
                     f"this accuracy run of a {plan.reference['why']} is held to 99% of an FP32 "
@@ -268,9 +269,8 @@ def user_conf(plan: Plan, qsl: QSL, calibration: dict[str, Any], backend_setting
     ctx = TargetContext(
         base_conf=plan.base_conf, base_conf_path=str(plan.base_conf_path),
         target_qps=config.scenario.target_qps, calibration=calibration,
-        peak_file=server_scenario.peak_file(Path(config.execution.results_dir),
-                                            plan.system_name, plan.card.name,
-                                            precision_folder(plan)),
+        peak_file=ResultsTree(config.execution.results_dir).peak_file(
+            plan.system_name, plan.card.name, precision_folder(plan)),
         peak_key=server_scenario.peak_key(backend_settings))
     target, target_notes = scenario.target_lines(ctx)
     lines += target
@@ -293,9 +293,9 @@ def record_start(plan: Plan, backend, qsl: QSL, calibration: dict[str, Any], con
     audit_text = None
     if config.execution.audit_config:
         audit_text = read_user_conf(Path(config.execution.audit_config))
-    run_dir = results.new_run_dir(Path(config.execution.results_dir), plan.system_name,
-                                  card.name, precision_folder(plan), plan.scenario.name,
-                                  config.mode.name)
+    run_dir = ResultsTree(config.execution.results_dir).new_run_dir(
+        plan.system_name, card.name, precision_folder(plan), plan.scenario.name,
+        config.mode.name)
     try:
         (run_dir / "user.conf").write_text(conf_text)
     except OSError as exc:

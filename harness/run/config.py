@@ -36,18 +36,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import backends
+from ..accuracy import gate
 from ..backends.config import BackendConfig
 from ..backends.kserve.config import KServeConfig
 from ..backends.openvino.config import OpenVINOConfig
 from ..backends.pytorch.config import PyTorchConfig
 from ..errors import HarnessError
+from .. import options as fields
 from ..options import check, option
 from ..scenarios import get as get_scenario
 from ..system import parse_cpu_list
@@ -114,10 +115,16 @@ class ModeConfig:
     reference_run: str | None = option(
         None, path=True, help="accuracy mode: the FP32 accuracy run the 99%% gate compares with "
                    "(default: found in the results, or run first)")
+    gate: str | None = option(
+        None, internal=True, help="accuracy mode: the 99%% gate, decided once by the workflow "
+                                  "that made the config (harness.accuracy.gate.decide): held, "
+                                  "skipped or none; None: the run decides")
 
     def __post_init__(self) -> None:
         check(self.name in MODES, "--mode", f"unknown mode '{self.name}'; valid: "
                                             f"{', '.join(MODES)}")
+        check(self.gate in (None, *gate.DECISIONS), "mode.gate",
+              f"unknown decision '{self.gate}'; valid: {', '.join(gate.DECISIONS)}")
 
 
 @dataclass
@@ -277,12 +284,6 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _alternatives(hint) -> tuple:
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        return typing.get_args(hint)
-    return (hint,)
-
-
 def _from_dict(cls, data: Any, where: str):
     if not isinstance(data, dict):
         raise HarnessError(f"{where} must be a JSON object, not {type(data).__name__}")
@@ -306,7 +307,7 @@ def _value(hint, value: Any, where: str):
         return _from_dict(backends.REGISTRY[value["name"]].config, value, where)
     if dataclasses.is_dataclass(hint):
         return _from_dict(hint, value, where)
-    alts = _alternatives(hint)
+    alts = fields.alternatives(hint)
     if value is None:
         if type(None) in alts:
             return None
@@ -350,26 +351,15 @@ class Option:
 
     @property
     def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-
-def _scalar(hint) -> type:
-    for alt in _alternatives(hint):
-        if alt in (str, int, float, bool):
-            return alt
-    raise TypeError(f"unsupported option type {hint}")
+        return fields.dest_of(self.flag)
 
 
 def _walk(cls, prefix: tuple[str, ...], backend: str | None):
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):
-        if dataclasses.is_dataclass(hints[f.name]):
-            yield from _walk(hints[f.name], prefix + (f.name,), backend)
+    for f, hint in fields.option_fields(cls):
+        if dataclasses.is_dataclass(hint):
+            yield from _walk(hint, prefix + (f.name,), backend)
             continue
-        if f.metadata.get("internal"):
-            continue
-        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-        yield Option(flag, prefix + (f.name,), _scalar(hints[f.name]),
+        yield Option(fields.flag_of(f), prefix + (f.name,), fields.scalar(hint),
                      f.metadata.get("help", ""), (backend,) if backend else ())
 
 
@@ -410,25 +400,8 @@ def add_arguments(parser: argparse.ArgumentParser, exclude: tuple[str, ...] = ()
         extra = ""
         if opt.backends and len(opt.backends) < len(backends.REGISTRY):
             extra = f" [{', '.join(opt.backends)}]"
-        if opt.kind is bool:
-            parser.add_argument(opt.flag, action="store_const", const=True, default=None,
-                                help=opt.help + extra)
-        elif opt.flag in multiple:
-            parser.add_argument(opt.flag, nargs="+", default=None, help=opt.help + extra)
-        else:
-            parser.add_argument(opt.flag, type=_parser_type(opt), default=None,
-                                help=opt.help + extra, metavar=opt.dest.upper())
-
-
-def _parser_type(opt: Option):
-    def parse(text: str):
-        try:
-            return opt.kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n' if opt.kind is int else ''}"
-                                             f" {opt.kind.__name__}")
-    parse.__name__ = opt.kind.__name__
-    return parse
+        fields.add_argument(parser, opt.flag, opt.kind, opt.help + extra,
+                            multiple=opt.flag in multiple)
 
 
 def given(ns: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -472,6 +445,7 @@ def from_arguments(ns: argparse.Namespace | dict[str, Any],
         for key in opt.path[:-1]:
             node = node[key]
         node[opt.path[-1]] = value
+    data["mode"]["gate"] = None  # decided for the config as now given (mode.gate)
     return RunConfig.from_dict(data)
 
 

@@ -1,16 +1,16 @@
 """Run directories and the table of runs (``harness show``).
 
 Layout: ``<results>/<system>/<model>/<precision>/<scenario>/<mode>/<run id>/`` where the run
-id is a UTC timestamp made unique at creation (``mkdir`` without ``exist_ok``): a run never
-overwrites an earlier one. Each holds LoadGen's logs, the effective ``user.conf`` and the
-report ``run.json`` (:mod:`harness.run.report`).
+id is a UTC timestamp made unique at creation (:mod:`harness.results_tree`, which builds and
+parses every path below the results root): a run never overwrites an earlier one. Each
+holds LoadGen's logs, the effective ``user.conf`` and the report ``run.json``
+(:mod:`harness.run.report`).
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,31 +45,6 @@ def check_writable(root: Path) -> None:
     except OSError as exc:
         raise HarnessError(f"results folder {root} cannot be written ({exc.strerror or exc}); "
                            f"give a writable one with --results-dir") from None
-
-
-def new_run_dir(root: Path, system: str, model: str, precision: str, scenario: str,
-                mode: str) -> Path:
-    """Create and return a fresh, unique run directory.
-
-    Raises:
-        HarnessError: it cannot be created.
-    """
-    parent = Path(root) / system / model / precision / scenario / mode
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create {parent}: {exc.strerror or exc}") from None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for n in range(1000):
-        path = parent / (stamp if n == 0 else f"{stamp}-{n}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise HarnessError(f"cannot create {path}: {exc.strerror or exc}") from None
-    raise HarnessError(f"cannot create a unique run directory under {parent}")
 
 
 def config_label(settings: dict[str, Any], cores: str | None) -> str:

@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import results_tree
 from ..files import write_json_atomic
 from ..loadgen_logs import KeyResult
 from .base import DeployContext, Scenario, TargetContext, measure_width
@@ -30,7 +31,7 @@ from .settings import conf_value, server_latency_bound_ms
 
 #: Server target when nothing else sets one: this fraction of the calibrated Offline rate.
 SERVER_FRACTION = 0.5
-PEAK_FILE = "peak.json"
+PEAK_FILE = results_tree.PEAK_FILE
 #: The deployment rule: a split's inference latency under load (plus the batching window)
 #: may take at most this fraction of the latency bound; the rest is room for queueing. A
 #: rule of thumb, not an optimum: with Poisson arrivals the p99 wait for a free stream is a
@@ -182,7 +183,7 @@ def peak_key(settings: dict[str, Any]) -> str:
 
 def peak_file(results_dir: Path, system: str, model: str, precision_folder: str) -> Path:
     """``<results>/<system>/<model>/<precision>/Server/peak.json``."""
-    return Path(results_dir) / system / model / precision_folder / "Server" / PEAK_FILE
+    return results_tree.ResultsTree(results_dir).peak_file(system, model, precision_folder)
 
 
 def recorded_peak(path: Path, key: str) -> dict[str, Any] | None:

@@ -50,7 +50,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import scenarios
+from .. import results_tree, scenarios
 from ..errors import HarnessError
 from ..files import check_folder_argument
 from ..run import report as report_mod
@@ -256,7 +256,7 @@ def _with_compliance(result: Result) -> Result:
     """``result`` with the newest compliance record of each test whose reference run is
     its performance run."""
     for test in rules.COMPLIANCE_TESTS_RUN:
-        rec = latest_compliance(result.perf.path.parent.parent, test)
+        rec = latest_compliance(results_tree.scenario_dir_of(result.perf.path), test)
         if rec and Path(rec["reference_run"]).resolve() == result.perf.path.resolve():
             result.compliance[test] = rec
     return result
@@ -280,7 +280,7 @@ def latest_compliance(scenario_dir: Path, test: str) -> dict[str, Any] | None:
     ``reference_run``, an ``accuracy_run`` of the same scenario) are taken below
     ``scenario_dir`` (a copied or moved results folder is read where it is now)."""
     scenario_dir = Path(scenario_dir).resolve()
-    base = scenario_dir / "compliance" / test
+    base = results_tree.compliance_dir(scenario_dir, test)
     if not base.is_dir():
         return None
     for d in sorted(base.iterdir(), reverse=True):

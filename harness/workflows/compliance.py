@@ -46,20 +46,19 @@ import json
 import re
 import shutil
 from dataclasses import replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import cards, scenarios
+from .. import cards, results_tree, scenarios
 from ..errors import HarnessError
 from ..files import write_json_atomic
 from ..launchers import Launcher, for_many
 from ..loadgen_logs import read_detail
 from ..paths import scenarios_dir
 from ..run import report as report_mod
-from ..run.config import LAUNCHERS, ModeConfig
+from ..run.config import LAUNCHERS, ModeConfig, RunConfig
 from ..run.report import RunReport
 
 HELP = "run and verify the compliance tests TEST01 and TEST04 for a performance run"
@@ -287,13 +286,13 @@ def check_test(test: str, perf_run: Path, accuracy_run: Path | None = None
         raise HarnessError(f"{perf_run}: its audit run cannot be made: {exc}") from None
     if test != "TEST01":
         return ref, audit, None, None
-    scenario_dir = perf_run.parent.parent
-    accuracy_run = accuracy_run or latest_accuracy_run(scenario_dir / "accuracy")
+    accuracy_dir = results_tree.mode_dir_beside(perf_run, "accuracy")
+    accuracy_run = accuracy_run or latest_accuracy_run(accuracy_dir)
     if accuracy_run is None or not (Path(accuracy_run) / "mlperf_log_accuracy.json"
                                     ).is_file():
         raise HarnessError(
             f"TEST01 needs an accuracy run of {cfg.label()}: none under "
-            f"{scenario_dir / 'accuracy'}. Make one: harness run --model {cfg.model.name} "
+            f"{accuracy_dir}. Make one: harness run --model {cfg.model.name} "
             f"--precision {cfg.precision} --scenario {cfg.scenario.name} --mode accuracy "
             f"--dataset DATASET")
     accuracy_run = Path(accuracy_run).resolve()
@@ -328,15 +327,35 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
     """
     perf_run = Path(perf_run).resolve()
     ref, audit, accuracy_run, acc_report = check_test(test, perf_run, accuracy_run)
+    out = results_tree.new_compliance_dir(perf_run, test)
+    shutil.copy2(audit, out / "audit.config")
+    audit_cfg = _audit_config(ref, acc_report, out, execution, duration_ms)
+    print(f"{test}: {ref.label()} audit run in {out}", flush=True)
+    try:
+        audit_run = launcher.launch(audit_cfg)
+    except HarnessError as exc:
+        raise HarnessError(f"{test} audit run failed ({out}): {exc}") from None
+    detail = read_detail(audit_run.path / "mlperf_log_detail.txt")
+    if not detail.get(APPLIED[test]):
+        raise HarnessError(f"{test}: LoadGen did not apply {out / 'audit.config'} "
+                           f"({APPLIED[test]} is {detail.get(APPLIED[test])!r} in "
+                           f"{audit_run.run_dir})")
+    record: dict[str, Any] = {"test": test, "out_dir": str(out),
+                              "audit_run": audit_run.run_dir, "reference_run": str(perf_run),
+                              "execution": execution, "config": audit_cfg.to_dict()}
+    record.update(_verify(test, perf_run, accuracy_run, acc_report, audit_run.path, out))
+    write_json_atomic(out / "compliance.json", record)
+    return record
+
+
+def _audit_config(ref: RunReport, acc_report: RunReport | None, out: Path, execution: str,
+                  duration_ms: int | None) -> RunConfig:
+    """The audit run's config: the reference's, at its load and deployment, on the
+    accuracy run's data (TEST01), with ``out``'s audit.config and results folder."""
     cfg = ref.config.with_absolute_paths(ref.cwd or ".")
     scenario = scenarios.get(cfg.scenario.name)
-    scenario_dir = perf_run.parent.parent
     data = cfg.data if acc_report is None else \
         acc_report.config.with_absolute_paths(acc_report.cwd or ".").data
-    out = scenario_dir / "compliance" / test / datetime.now(timezone.utc).strftime(
-        "%Y%m%dT%H%M%SZ")
-    out.mkdir(parents=True, exist_ok=False)
-    shutil.copy2(audit, out / "audit.config")
     # the audit run repeats the reference's load (Server target QPS); where the expected QPS
     # only sizes the run (Offline), at least AUDIT_SIZE_FACTOR x the reference's samples/s
     target = scenario.target_used(ref.loadgen)
@@ -354,35 +373,29 @@ def run_test(test: str, perf_run: Path, launcher: Launcher, accuracy_run: Path |
                           duration_ms=duration_ms if execution == "test" else None,
                           results_dir=str(out / "runs"),
                           audit_config=str(out / "audit.config")))
-    print(f"{test}: {ref.label()} audit run in {out}", flush=True)
-    try:
-        audit_run = launcher.launch(audit_cfg)
-    except HarnessError as exc:
-        raise HarnessError(f"{test} audit run failed ({out}): {exc}") from None
-    detail = read_detail(audit_run.path / "mlperf_log_detail.txt")
-    if not detail.get(APPLIED[test]):
-        raise HarnessError(f"{test}: LoadGen did not apply {out / 'audit.config'} "
-                           f"({APPLIED[test]} is {detail.get(APPLIED[test])!r} in "
-                           f"{audit_run.run_dir})")
-    record: dict[str, Any] = {"test": test, "out_dir": str(out),
-                              "audit_run": audit_run.run_dir, "reference_run": str(perf_run),
-                              "execution": execution, "config": audit_cfg.to_dict()}
+    return audit_cfg
+
+
+def _verify(test: str, perf_run: Path, accuracy_run: Path | None,
+            acc_report: RunReport | None, audit_run: Path, out: Path) -> dict[str, Any]:
+    """The test's verification of the audit run against the reference (and TEST01's
+    accuracy run), its texts written to ``out``: the record's verdict keys."""
+    verdict: dict[str, Any] = {}
     acc_ok = True
     if test == "TEST01":
         dtype = acc_report.card["postprocessing"].get("response_dtype", "float32")
         acc_ok, text = verify_accuracy(accuracy_run / "mlperf_log_accuracy.json",
-                                       audit_run.path / "mlperf_log_accuracy.json", dtype)
+                                       audit_run / "mlperf_log_accuracy.json", dtype)
         (out / "verify_accuracy.txt").write_text(text)
-        record.update(accuracy_run=str(accuracy_run), accuracy_passed=acc_ok)
+        verdict.update(accuracy_run=str(accuracy_run), accuracy_passed=acc_ok)
         perf_ok, text = verify_performance_test01(perf_run / "mlperf_log_detail.txt",
-                                                  audit_run.path / "mlperf_log_detail.txt")
+                                                  audit_run / "mlperf_log_detail.txt")
     else:
         perf_ok, text = verify_performance_test04(perf_run / "mlperf_log_summary.txt",
-                                                  audit_run.path / "mlperf_log_summary.txt")
+                                                  audit_run / "mlperf_log_summary.txt")
     (out / "verify_performance.txt").write_text(text)
-    record.update(performance_passed=perf_ok, passed=acc_ok and perf_ok)
-    write_json_atomic(out / "compliance.json", record)
-    return record
+    verdict.update(performance_passed=perf_ok, passed=acc_ok and perf_ok)
+    return verdict
 
 
 # --- CLI ----------------------------------------------------------------------------------

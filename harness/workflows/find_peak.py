@@ -29,14 +29,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .. import cards, system
+from .. import cards, results_tree, system
+from .. import options as fields
 from ..errors import HarnessError, NoValidServerTarget
 from ..launchers import Launcher, for_many
+from ..options import option
 from ..run import config as run_config
 from ..run.benchmark import precision_of
 from ..run.config import RunConfig
 from ..run.records import PeakSearch
 from ..run.report import RunReport
+from ..results_tree import ResultsTree
 from ..run.results import precision_folder
 from ..scenarios import server as server_scenario
 
@@ -53,13 +56,19 @@ CONFIRM_ATTEMPTS = 3
 PLATEAU_TOLERANCE = 0.15
 
 
+def _where(config: RunConfig) -> tuple[ResultsTree, tuple[str, str, str]]:
+    """The results tree of ``config``'s runs and their system, model and precision folder
+    (that of the runs' label, as the Server runs find it)."""
+    return ResultsTree(config.execution.results_dir), (
+        config.execution.system or system.default_system_name(), config.model.name,
+        precision_folder(config.backend, precision_of(config)["label"]))
+
+
 def search_dir(config: RunConfig) -> Path:
     """``<results>/<system>/<model>/<precision>/Server``: where searches and peak.json go
-    (the precision folder of the runs' label, as the Server runs find it)."""
-    return server_scenario.peak_file(
-        Path(config.execution.results_dir),
-        config.execution.system or system.default_system_name(), config.model.name,
-        precision_folder(config.backend, precision_of(config)["label"])).parent
+    (:class:`harness.results_tree.ResultsTree`)."""
+    tree, where = _where(config)
+    return tree.server_dir(*where)
 
 
 # --- the search ---------------------------------------------------------------------------
@@ -119,16 +128,22 @@ def _point(report: RunReport, target_qps: float) -> dict[str, Any]:
 
 @dataclass
 class SearchOptions:
-    """How the search runs (times in ms; see the module docstring and ``--help``)."""
+    """How the search runs (times in ms; see the module docstring and ``--help``); each
+    field is a find-peak option (:func:`harness.options.add_arguments`)."""
 
-    steps: int = 7
-    tolerance: float = 0.03
-    duration_ms: int = 5000
-    min_queries: int = 1000
-    confirm_duration_ms: int = 30000
-    offline_duration_ms: int = 3000
-    low: float | None = None
-    high: float | None = None
+    steps: int = option(7, help="bisection runs at most")
+    tolerance: float = option(0.03,
+                              help="stop when the bracket is narrower than this fraction")
+    duration_ms: int = option(5000, help="minimum duration of each bisection run (ms)")
+    min_queries: int = option(
+        1000, help="each run lasts long enough for this many queries (early stopping)")
+    confirm_duration_ms: int = option(30000,
+                                      help="minimum duration of the confirming run (ms)")
+    offline_duration_ms: int = option(
+        3000, help="duration of the Offline run that bounds the search (ms)")
+    low: float | None = option(None, help="known VALID target QPS")
+    high: float | None = option(None,
+                                help="upper bound of the search (default: Offline samples/s)")
 
     def __post_init__(self) -> None:
         for flag, value in (("--steps", self.steps), ("--min-queries", self.min_queries),
@@ -142,6 +157,98 @@ class SearchOptions:
         for flag, value in (("--low", self.low), ("--high", self.high)):
             if value is not None and value <= 0:
                 raise HarnessError(f"{flag}: {value} must be a positive rate (samples/s)")
+
+
+class _Search:
+    """The state of one search: its runs, the backend settings they reported, its record
+    (written after every point)."""
+
+    def __init__(self, base: RunConfig, options: SearchOptions, launcher: Launcher,
+                 runs_dir: Path, record: dict[str, Any], out: Path) -> None:
+        self.base, self.options, self.launcher = base, options, launcher
+        self.runs_dir, self.record, self.out = runs_dir, record, out
+        self.settings: dict[str, Any] = {}
+
+    def offline(self) -> float:
+        """The Offline run that bounds the search; its samples/s."""
+        print(f"find-peak: Offline reference run ({self.options.offline_duration_ms} ms) ...",
+              flush=True)
+        off = _one_run(self.launcher, self.base, "Offline", self.runs_dir,
+                       self.options.offline_duration_ms, None)
+        offline_sps = float(off.result.samples_per_second)
+        self.record.update(offline_samples_per_second=offline_sps, offline_run_dir=off.run_dir)
+        return offline_sps
+
+    def point(self, q: float, duration_ms: int, kind: str) -> dict[str, Any]:
+        """One Server run at ``q`` QPS, long enough for ``--min-queries``; its point."""
+        dur = max(duration_ms, int(1000.0 * self.options.min_queries / q) + 1)
+        r = _one_run(self.launcher, self.base, "Server", self.runs_dir, dur, q)
+        self.settings.update(r.backend.get("settings") or {})
+        self.record["config"] = server_scenario.peak_key(self.settings)
+        p = _point(r, q)
+        p["kind"] = kind
+        self.record["points"].append(p)
+        PeakSearch.from_dict(self.record).write(self.out)
+        return p
+
+    def bisect(self, lo: float, hi: float) -> float | None:
+        """Bisection on ``[lo, hi]``: the best VALID target (None: none), stopping early
+        when no lower load can be VALID (:meth:`stop_reason`)."""
+        from tqdm import tqdm
+
+        best: float | None = None
+        bar = tqdm(range(self.options.steps), desc="find-peak", unit="run", file=sys.stdout)
+        for _ in bar:
+            mid = (lo + hi) / 2
+            p = self.point(mid, self.options.duration_ms, "bisection")
+            bar.set_postfix_str(f"{mid:.1f} QPS p99 {p['p99_ms'] or float('nan'):.1f} ms "
+                                f"{'VALID' if p['valid'] else 'INVALID'}")
+            if p["valid"]:
+                best = lo = mid
+            else:
+                hi = mid
+                stopped = self.stop_reason(p, best)
+                if stopped:
+                    self.record["stopped"] = stopped
+                    print(f"find-peak: {self.record['stopped']}", flush=True)
+                    break
+            if best is not None and (hi - lo) / hi < self.options.tolerance:
+                break
+        bar.close()
+        return best
+
+    def stop_reason(self, p: dict[str, Any], best: float | None) -> str | None:
+        """Why no lower load than INVALID point ``p`` can be VALID, or None."""
+        if _unreachable(p):
+            hint = ("try fewer streams, e.g. STREAMS=1, or more threads per stream"
+                    if self.settings.get("streams") != 1 else
+                    "one inference alone exceeds the bound: more threads or a faster "
+                    "machine")
+            return (f"the fastest query took {p['min_ms']:.2f} ms, above the "
+                    f"{p['latency_bound_ms']:.2f} ms bound: no load can be "
+                    f"VALID with this configuration ({hint})")
+        if best is None and _plateau(self.record["points"]):
+            a, b = [p for p in self.record["points"] if not p["valid"]][-2:]
+            return (f"p99 stayed at {b['p99_ms']:.1f} ms when the load fell "
+                    f"from {a['target_qps']:.1f} to {b['target_qps']:.1f} "
+                    f"QPS: the latency tail is the system's, not the queue's, "
+                    f"and lower loads will not meet the "
+                    f"{b['latency_bound_ms']:.2f} ms bound (the tail needs "
+                    f"a machine with more or quieter cores)")
+        return None
+
+    def confirm(self, best: float) -> tuple[float | None, dict[str, Any]]:
+        """Longer runs from ``best`` down, :data:`CONFIRM_STEP_DOWN` at a time: the first
+        VALID target (None: none in :data:`CONFIRM_ATTEMPTS`) and the last point."""
+        q = best
+        for _ in range(CONFIRM_ATTEMPTS):
+            p = self.point(q, self.options.confirm_duration_ms, "confirm")
+            print(f"find-peak: confirming run at {q:.2f} QPS: p99 {p['p99_ms']:.2f} ms "
+                  f"{'VALID' if p['valid'] else 'INVALID'}", flush=True)
+            if p["valid"]:
+                return q, p
+            q *= CONFIRM_STEP_DOWN
+        return None, p
 
 
 def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[str, Any]:
@@ -158,74 +265,21 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
         NoValidServerTarget: no target QPS is VALID (the lowest tried is named), or the
             best one was not confirmed (exit status 3).
     """
-    from tqdm import tqdm
-
     card = cards.load(base.model.name)
-    server_dir = search_dir(base)
-    sdir = server_dir / "peak_search" / datetime.now(timezone.utc).strftime(
-        "%Y%m%dT%H%M%SZ")
-    sdir.mkdir(parents=True, exist_ok=False)
+    tree, where = _where(base)
+    sdir = tree.new_search_dir(*where)
     runs_dir = sdir / "runs"
     record: dict[str, Any] = PeakSearch(
         status="incomplete", model=card.name, benchmark=card.benchmark,
         system=base.execution.system or system.default_system_name(),
-        precision=server_dir.parent.name, points=[], command=sys.argv,
+        precision=where[2], points=[], command=sys.argv,
         base_config=base.to_dict(), started=datetime.now(timezone.utc).isoformat()).to_dict()
     out = sdir / PeakSearch.FILE
     PeakSearch.from_dict(record).write(out)
 
-    print(f"find-peak: Offline reference run ({options.offline_duration_ms} ms) ...", flush=True)
-    off = _one_run(launcher, base, "Offline", runs_dir, options.offline_duration_ms, None)
-    offline_sps = float(off.result.samples_per_second)
-    record.update(offline_samples_per_second=offline_sps, offline_run_dir=off.run_dir)
-    settings: dict[str, Any] = {}
-    lo, hi = float(options.low or 0.0), float(options.high or offline_sps)
-    best: float | None = None
-
-    def server_point(q: float, duration_ms: int, kind: str) -> dict[str, Any]:
-        dur = max(duration_ms, int(1000.0 * options.min_queries / q) + 1)
-        r = _one_run(launcher, base, "Server", runs_dir, dur, q)
-        settings.update(r.backend.get("settings") or {})
-        record["config"] = server_scenario.peak_key(settings)
-        p = _point(r, q)
-        p["kind"] = kind
-        record["points"].append(p)
-        PeakSearch.from_dict(record).write(out)
-        return p
-
-    bar = tqdm(range(options.steps), desc="find-peak", unit="run", file=sys.stdout)
-    for _ in bar:
-        mid = (lo + hi) / 2
-        p = server_point(mid, options.duration_ms, "bisection")
-        bar.set_postfix_str(f"{mid:.1f} QPS p99 {p['p99_ms'] or float('nan'):.1f} ms "
-                            f"{'VALID' if p['valid'] else 'INVALID'}")
-        if p["valid"]:
-            best = lo = mid
-        else:
-            hi = mid
-            if _unreachable(p):
-                hint = ("try fewer streams, e.g. STREAMS=1, or more threads per stream"
-                        if settings.get("streams") != 1 else
-                        "one inference alone exceeds the bound: more threads or a faster "
-                        "machine")
-                record["stopped"] = (f"the fastest query took {p['min_ms']:.2f} ms, above the "
-                                     f"{p['latency_bound_ms']:.2f} ms bound: no load can be "
-                                     f"VALID with this configuration ({hint})")
-                print(f"find-peak: {record['stopped']}", flush=True)
-                break
-            if best is None and _plateau(record["points"]):
-                a, b = [p for p in record["points"] if not p["valid"]][-2:]
-                record["stopped"] = (f"p99 stayed at {b['p99_ms']:.1f} ms when the load fell "
-                                     f"from {a['target_qps']:.1f} to {b['target_qps']:.1f} "
-                                     f"QPS: the latency tail is the system's, not the queue's, "
-                                     f"and lower loads will not meet the "
-                                     f"{b['latency_bound_ms']:.2f} ms bound (the tail needs "
-                                     f"a machine with more or quieter cores)")
-                print(f"find-peak: {record['stopped']}", flush=True)
-                break
-        if best is not None and (hi - lo) / hi < options.tolerance:
-            break
-    bar.close()
+    run = _Search(base, options, launcher, runs_dir, record, out)
+    offline_sps = run.offline()
+    best = run.bisect(float(options.low or 0.0), float(options.high or offline_sps))
     if best is None:
         record["status"] = "failed"
         PeakSearch.from_dict(record).write(out)
@@ -236,16 +290,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
         raise NoValidServerTarget(f"no Server target was VALID (lowest tried: {lowest:.2f} "
                                   f"QPS, see {out}); {why}")
 
-    confirmed = None
-    q = best
-    for _ in range(CONFIRM_ATTEMPTS):
-        p = server_point(q, options.confirm_duration_ms, "confirm")
-        print(f"find-peak: confirming run at {q:.2f} QPS: p99 {p['p99_ms']:.2f} ms "
-              f"{'VALID' if p['valid'] else 'INVALID'}", flush=True)
-        if p["valid"]:
-            confirmed = q
-            break
-        q *= CONFIRM_STEP_DOWN
+    confirmed, p = run.confirm(best)
     record["status"] = "complete" if confirmed else "unconfirmed"
     record["peak_target_qps"] = confirmed
     record["server_to_offline_ratio"] = confirmed / offline_sps if confirmed else None
@@ -257,7 +302,7 @@ def search(base: RunConfig, options: SearchOptions, launcher: Launcher) -> dict[
                                   f"by {CONFIRM_ATTEMPTS} longer runs (see {out}); nothing "
                                   f"recorded")
     peak_file = server_scenario.record_peak(
-        server_dir / server_scenario.PEAK_FILE, server_scenario.peak_key(settings), {
+        tree.peak_file(*where), server_scenario.peak_key(run.settings), {
             "target_qps": confirmed, "search": str(out), "p99_ms": p["p99_ms"],
             "latency_bound_ms": p["latency_bound_ms"],
             "offline_samples_per_second": offline_sps, "found": record["ended"]})
@@ -302,29 +347,11 @@ _OWN = ("--scenario", "--mode", "--execution", "--duration-ms", "--target-qps",
 
 def add_arguments(p) -> None:
     run_config.add_arguments(p, exclude=_OWN)
-    d = SearchOptions()
-    p.add_argument("--steps", type=int, default=d.steps, help="bisection runs at most")
-    p.add_argument("--tolerance", type=float, default=d.tolerance,
-                   help="stop when the bracket is narrower than this fraction")
-    p.add_argument("--duration-ms", type=int, default=d.duration_ms,
-                   help="minimum duration of each bisection run (ms)")
-    p.add_argument("--min-queries", type=int, default=d.min_queries,
-                   help="each run lasts long enough for this many queries (early stopping)")
-    p.add_argument("--confirm-duration-ms", type=int, default=d.confirm_duration_ms,
-                   help="minimum duration of the confirming run (ms)")
-    p.add_argument("--offline-duration-ms", type=int, default=d.offline_duration_ms,
-                   help="duration of the Offline run that bounds the search (ms)")
-    p.add_argument("--low", type=float, default=None, help="known VALID target QPS")
-    p.add_argument("--high", type=float, default=None,
-                   help="upper bound of the search (default: Offline samples/s)")
+    fields.add_arguments(p, SearchOptions)
 
 
 def options_from(args) -> SearchOptions:
-    return SearchOptions(steps=args.steps, tolerance=args.tolerance,
-                         duration_ms=args.duration_ms, min_queries=args.min_queries,
-                         confirm_duration_ms=args.confirm_duration_ms,
-                         offline_duration_ms=args.offline_duration_ms, low=args.low,
-                         high=args.high)
+    return fields.from_arguments(args, SearchOptions)
 
 
 def main(args) -> int:
@@ -335,5 +362,5 @@ def main(args) -> int:
     print(f"Server peak: {rec['peak_target_qps']:.2f} QPS "
           f"(Offline {rec['offline_samples_per_second']:.2f} samples/s, ratio "
           f"{rec['server_to_offline_ratio']:.2f}); recorded in {rec['peak_file']}")
-    print(f"search points: {Path(rec['peak_file']).parent / 'peak_search'}")
+    print(f"search points: {results_tree.searches_dir_beside(rec['peak_file'])}")
     return 0

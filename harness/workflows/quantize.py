@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .. import cards, model_stats
 from .. import weights as weights_mod
-from ..backends.openvino.config import OVERFLOW_FIXES, QuantizationConfig
+from .. import options as fields
+from ..backends.openvino.config import QuantizationConfig
 from ..errors import HarnessError
 
 HELP = "quantize a model to INT8 with NNCF (cached IR; no LoadGen run)"
@@ -28,21 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--weights", default=None, help="'default', 'random' or a file")
     p.add_argument("--dataset", default=None,
                    help="dataset folder for calibration samples (none: synthetic)")
-    p.add_argument("--calibration-list", default=None,
-                   help="file of calibration image names, one per line")
-    p.add_argument("--calibration-count", type=int, default=None,
-                   help="calibration samples (default: card's, else 300)")
-    p.add_argument("--max-accuracy-drop", type=float, default=None,
-                   help="accuracy-controlled quantization: max relative drop (0.01 = 99%%)")
-    p.add_argument("--validation-count", type=int, default=None,
-                   help="held-out samples for --max-accuracy-drop (default up to 300)")
-    p.add_argument("--validation-overlap", action="store_const", const=True, default=None,
-                   help="--max-accuracy-drop: validate on the evaluated samples (all of the "
-                        "dataset) instead of held-out ones, recorded as 'validation overlaps "
-                        "evaluation' (default: the card's [quantization] validation_overlap)")
-    p.add_argument("--overflow-fix", default=None, choices=OVERFLOW_FIXES,
-                   help="NNCF's overflow fix (default: by the INT8 kernels of this CPU and "
-                        "ONEDNN_MAX_CPU_ISA: enable without VNNI/AMX, else first_layer_only)")
+    # the INT8 settings, as 'harness run' has them; the calibration samples are --dataset's
+    fields.add_arguments(p, QuantizationConfig, exclude=("calibration_dataset",))
     p.add_argument("--write-list", default=None,
                    help="write the seeded calibration draw as a list file and stop")
 
@@ -51,11 +39,8 @@ def main(args) -> int:
     from ..backends.openvino import quantization  # imported on use: OpenVINO loads slowly
 
     card = cards.load(args.model)
-    config = QuantizationConfig(
-        calibration_dataset=args.dataset or None, calibration_list=args.calibration_list,
-        calibration_count=args.calibration_count, max_accuracy_drop=args.max_accuracy_drop,
-        validation_count=args.validation_count, validation_overlap=args.validation_overlap,
-        overflow_fix=args.overflow_fix)
+    config = fields.from_arguments(args, QuantizationConfig,
+                                   calibration_dataset=args.dataset or None)
     if args.write_list:
         if not config.calibration_dataset:
             raise HarnessError("--write-list needs --dataset")

@@ -4,7 +4,8 @@ A derived accuracy run (INT8 or bf16 of a model; FP32 of an optimized architectu
 card names a ``reference_model``; :func:`harness.accuracy.gate.reference_spec`) is held to
 99% of an FP32 accuracy run on the same samples. :func:`with_reference` finds the latest
 complete such run in the same results folder and system, or runs it first through the
-launcher, and returns the derived run's config with ``mode.reference_run`` set.
+launcher, and returns the derived run's config with ``mode.reference_run`` set. It decides
+the gate once (:func:`harness.accuracy.gate.decide`), carried in ``mode.gate``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..accuracy import gate
 from ..datasets import open_dataset
 from ..errors import HarnessError
 from ..launchers import Launcher
+from ..results_tree import ResultsTree
 from ..run import report as report_mod
 from ..run.config import (DataConfig, ExecutionConfig, LauncherConfig, ModeConfig,
                           ModelConfig, OpenVINOConfig, RunConfig, ScenarioConfig)
@@ -36,7 +38,7 @@ def find_reference(results_dir: Path | str, system_name: str, model: str, datase
         weights_identity: required weights identity (None: any trained weights).
     """
     best: tuple[str, Path] | None = None
-    root = Path(results_dir) / system_name / model
+    root = ResultsTree(results_dir).model_dir(system_name, model)
     if not root.is_dir():
         return None
     for run_dir, rep in report_mod.iter_reports(root):
@@ -73,23 +75,26 @@ def reference_config(config: RunConfig, spec: dict, dataset_path: str, count: in
 
 
 def with_reference(config: RunConfig, launcher: Launcher) -> RunConfig:
-    """``config`` with the gate's reference run set, finding or running it first.
+    """``config`` with the 99% gate decided (``mode.gate``) and, held to an FP32 reference,
+    its reference run set (``mode.reference_run``), found or run first.
 
-    Returns ``config`` unchanged when it needs none: performance mode, a plain FP32 model,
-    random weights (the gate is skipped), or a reference already given.
+    Returns ``config`` unchanged in performance mode or when its gate is decided; with the
+    decision alone for a plain FP32 model (none), random weights (skipped) or a reference
+    already given.
 
     Raises:
-        HarnessError: bad input (unknown model, dataset), or the reference run fails.
+        HarnessError: bad input (unknown model, weights, dataset), or the reference run
+            fails.
     """
-    if not config.accuracy or config.mode.reference_run:
+    if not config.accuracy or config.mode.gate is not None:
         return config
     card = cards.load(config.model.name)
     spec = gate.reference_spec(config.precision, card, config.model.weights)
-    if spec is None:
-        return config
-    weights = weights_mod.resolve(card, config.model.weights, config.mode.name,
-                                  config.mode.allow_random_accuracy)
-    if not weights.trained:
+    weights = None if spec is None else weights_mod.resolve(
+        card, config.model.weights, config.mode.name, config.mode.allow_random_accuracy)
+    config = replace(config, mode=replace(
+        config.mode, gate=gate.decide(spec, weights is not None and weights.trained)))
+    if config.mode.gate != gate.HELD or config.mode.reference_run:
         return config
     dataset = open_dataset(card, config.data.dataset, config.data.count, synthetic_count=0)
     desc = dataset.describe()

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import cards, scenarios, system
+from .. import options as fields
 from ..errors import HarnessError, NoValidServerTarget
 from ..files import check_folder_argument
 from ..launchers import Launcher, for_many
@@ -161,44 +162,66 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         print(f"== {model}: scenarios {', '.join(todo)} "
               f"({'asked for' if plan.scenarios else f'required for system type {plan.system_type}'})",
               flush=True)
-        if "Server" in todo:
-            base = _config(plan, model, "Server", accuracy=False)
-            try:
-                find_peak.search(base, plan.peak, launcher)
-            except NoValidServerTarget as exc:
-                todo.remove("Server")
-                left_out.setdefault("Server", {})[model] = \
-                    "no VALID target at its latency bound on this system"
-                print(f"NOTE: find-peak found no VALID Server target for {model}: Server is "
-                      f"left out of the runs and of the tree ({exc})", flush=True)
-            except HarnessError as exc:
-                problems.append(f"find-peak {model}: {exc}")
-                print(f"find-peak {model} failed: {exc}", flush=True)
+        if "Server" in todo and not _find_peak(plan, model, launcher, problems):
+            todo.remove("Server")
+            left_out.setdefault("Server", {})[model] = \
+                "no VALID target at its latency bound on this system"
         for scenario in todo:
             tree_scenarios.add(scenario)
-            perf = _launch(launcher, _config(plan, model, scenario, accuracy=False),
-                                    f"{model} {scenario} performance", problems)
-            acc_cfg = _config(plan, model, scenario, accuracy=True)
-            try:
-                acc_cfg = reference.with_reference(acc_cfg, launcher)
-            except HarnessError as exc:
-                problems.append(f"{model} {scenario} accuracy reference: {exc}")
-            acc = _launch(launcher, acc_cfg, f"{model} {scenario} accuracy", problems)
-            if perf is None or not perf.valid or acc is None:
-                continue
-            for test in compliance_tests_for(model):
-                print(f"-- {test} {model} {scenario} (audit run and verification) ...",
-                      flush=True)
-                try:
-                    rec = compliance.run_test(
-                        test, perf.path, launcher, acc.path,
-                        plan.compliance_execution or perf.config.execution.kind,
-                        plan.compliance_ms)
-                    print(f"{test} {model} {scenario}: "
-                          f"{'PASS' if rec['passed'] else 'FAIL'}", flush=True)
-                except HarnessError as exc:
-                    problems.append(f"{test} {model} {scenario}: {exc}")
-                    print(f"compliance {test} {model} {scenario} failed: {exc}", flush=True)
+            _run_scenario(plan, model, scenario, launcher, problems)
+    _print_left_out(plan, left_out)
+    rc = _build_tree(plan, tree_scenarios)
+    for p in problems:
+        print(f"problem: {p}")
+    print(f"prepare-submission took {time.monotonic() - start:.0f} s")
+    return rc
+
+
+def _find_peak(plan: Plan, model: str, launcher: Launcher, problems: list[str]) -> bool:
+    """find-peak for ``model``'s Server runs; False when it found no VALID target (Server
+    is then left out), True otherwise (a failure is one of the ``problems``)."""
+    base = _config(plan, model, "Server", accuracy=False)
+    try:
+        find_peak.search(base, plan.peak, launcher)
+    except NoValidServerTarget as exc:
+        print(f"NOTE: find-peak found no VALID Server target for {model}: Server is "
+              f"left out of the runs and of the tree ({exc})", flush=True)
+        return False
+    except HarnessError as exc:
+        problems.append(f"find-peak {model}: {exc}")
+        print(f"find-peak {model} failed: {exc}", flush=True)
+    return True
+
+
+def _run_scenario(plan: Plan, model: str, scenario: str, launcher: Launcher,
+                  problems: list[str]) -> None:
+    """The performance run, the accuracy run (its FP32 reference first) and, the
+    performance run VALID, the compliance tests of one scenario of ``model``."""
+    perf = _launch(launcher, _config(plan, model, scenario, accuracy=False),
+                   f"{model} {scenario} performance", problems)
+    acc_cfg = _config(plan, model, scenario, accuracy=True)
+    try:
+        acc_cfg = reference.with_reference(acc_cfg, launcher)
+    except HarnessError as exc:
+        problems.append(f"{model} {scenario} accuracy reference: {exc}")
+    acc = _launch(launcher, acc_cfg, f"{model} {scenario} accuracy", problems)
+    if perf is None or not perf.valid or acc is None:
+        return
+    for test in compliance_tests_for(model):
+        print(f"-- {test} {model} {scenario} (audit run and verification) ...", flush=True)
+        try:
+            rec = compliance.run_test(
+                test, perf.path, launcher, acc.path,
+                plan.compliance_execution or perf.config.execution.kind, plan.compliance_ms)
+            print(f"{test} {model} {scenario}: "
+                  f"{'PASS' if rec['passed'] else 'FAIL'}", flush=True)
+        except HarnessError as exc:
+            problems.append(f"{test} {model} {scenario}: {exc}")
+            print(f"compliance {test} {model} {scenario} failed: {exc}", flush=True)
+
+
+def _print_left_out(plan: Plan, left_out: dict[str, dict[str, str]]) -> None:
+    """One NOTE per scenario and model the tree leaves out, and why."""
     for scenario, models in left_out.items():
         for model, why in models.items():
             print(f"NOTE: the tree leaves out {scenario} for {model} ({why})"
@@ -206,11 +229,14 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
                      f"accepts a subset (the MLCommons checker checks required scenarios in "
                      f"the closed division only)"
                      if scenario in required_for(plan, model) else ""))
+
+
+def _build_tree(plan: Plan, tree_scenarios: set[str]) -> int:
+    """Build the tree of ``tree_scenarios`` and check it: 0 when it passed, 1 otherwise."""
     base = plan.base
     system_name = plan.system_name or base.execution.system or system.default_system_name()
     out = Path(plan.output or Path("submissions") /
                datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ"))
-    rc = 1
     try:
         root, files, _ = tree_builder.build(
             [Path(base.execution.results_dir)], out, plan.submitter, system_name,
@@ -221,13 +247,10 @@ def prepare(plan: Plan, launcher: Launcher) -> int:
         print(f"submission tree: {root} ({len(files)} files)")
         report = checker.check_tree(out, plan.min_duration_s)
         checker.print_report(report, plan.min_duration_s)
-        rc = 0 if not report.errors else 1
+        return 0 if not report.errors else 1
     except HarnessError as exc:
         print(f"error: the tree was not built: {exc}")
-    for p in problems:
-        print(f"problem: {p}")
-    print(f"prepare-submission took {time.monotonic() - start:.0f} s")
-    return rc
+        return 1
 
 
 def _launch(launcher: Launcher, cfg: RunConfig, what: str, problems: list[str]):
@@ -261,6 +284,11 @@ def _outcome(report) -> str:
 
 # --- CLI ----------------------------------------------------------------------------------
 
+#: find-peak's options appear as ``--peak-<option>``, but for these search settings (their
+#: defaults: the whole bracket, find-peak's tolerance).
+PEAK_PREFIX = "peak"
+PEAK_FIXED = ("tolerance", "low", "high")
+
 _OWN = ("--model", "--scenario", "--mode", "--dataset", "--reference-run", "--audit-config",
         "--allow-random-accuracy", "--target-qps")
 
@@ -292,16 +320,8 @@ def add_arguments(p) -> None:
                    help="submission folder (default: submissions/<UTC stamp>)")
     p.add_argument("--min-duration-s", type=float, default=None,
                    help="TESTS ONLY: accept test-mode runs at least this long (test tree)")
-    d = find_peak.SearchOptions()
-    p.add_argument("--peak-steps", type=int, default=d.steps, help="find-peak --steps")
-    p.add_argument("--peak-duration-ms", type=int, default=d.duration_ms,
-                   help="find-peak --duration-ms")
-    p.add_argument("--peak-min-queries", type=int, default=d.min_queries,
-                   help="find-peak --min-queries")
-    p.add_argument("--peak-confirm-duration-ms", type=int, default=d.confirm_duration_ms,
-                   help="find-peak --confirm-duration-ms")
-    p.add_argument("--peak-offline-duration-ms", type=int, default=d.offline_duration_ms,
-                   help="find-peak --offline-duration-ms")
+    fields.add_arguments(p, find_peak.SearchOptions, prefix=PEAK_PREFIX,
+                         exclude=PEAK_FIXED, help="find-peak {flag}")
 
 
 def main(args) -> int:
@@ -318,11 +338,7 @@ def main(args) -> int:
         system_type=args.system_type, scenarios=args.scenarios,
         perf_dataset=args.perf_dataset, accuracy_weights=args.accuracy_weights,
         compliance_ms=args.compliance_ms, compliance_execution=args.compliance_execution,
-        peak=find_peak.SearchOptions(
-            steps=args.peak_steps, duration_ms=args.peak_duration_ms,
-            min_queries=args.peak_min_queries,
-            confirm_duration_ms=args.peak_confirm_duration_ms,
-            offline_duration_ms=args.peak_offline_duration_ms),
+        peak=fields.from_arguments(args, find_peak.SearchOptions, prefix=PEAK_PREFIX),
         submitter=args.submitter, system_name=args.tree_system, system_file=args.system_file,
         output=args.output, min_duration_s=args.min_duration_s)
     return prepare(plan, for_many(base.launcher.name, capture=True))
