@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ...errors import HarnessError
 from ...launchers import Launcher, ProcessLauncher, RayLauncher, for_many
 from ...reports.optimize import (OBJECTIVES, no_best_reason, select_best, server_offline_note,
                                  speedup)
+from ...results_tree import ResultsTree
 from ...run import config as run_config
 from ...run.config import RunConfig
 from .baselines import baselines
@@ -139,10 +139,9 @@ def launchers(args, scenario: str) -> tuple[Launcher, Launcher | None]:
 def results_folders(args) -> tuple[Path, Path]:
     """``(root, out)``: ``<results>/<system>/optimize`` (the study journals) and this
     search's new ``<root>/<UTC stamp>`` (created)."""
-    root = Path(args.results_dir) / (args.system or system.default_system_name()) / "optimize"
-    out = root / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    out.mkdir(parents=True, exist_ok=False)
-    return root, out
+    out = ResultsTree(args.results_dir).new_optimize_dir(
+        args.system or system.default_system_name())
+    return out.parent, out
 
 
 def report_interrupted(result: dict[str, Any], out: Path) -> int:
