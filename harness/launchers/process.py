@@ -46,6 +46,8 @@ TAIL_LINES = 5
 FOLDER_PREFIX = "harness-launch-"
 #: ``prctl`` option: the signal a process gets when its parent ends (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
+#: How long (s) an interrupted child waits to learn whether its launcher has ended.
+ORPHAN_WAIT_S = 2.0
 #: Where ``prctl`` is missing, how often (s) a child checks that its parent still exists.
 WATCH_PARENT_S = 1.0
 
@@ -187,10 +189,27 @@ def _result(outcome: dict[str, Any], rc: int, tail: str, config: RunConfig) -> R
 
 # --- the child ----------------------------------------------------------------------------
 
-def _parent_gone(parent_pid: int) -> bool:
+def _parent_gone(parent_pid: int, wait_s: float = 0.0) -> bool:
     """True when the launcher that started this process has ended (this process was handed
-    to another parent)."""
-    return os.getppid() != parent_pid
+    to another parent), waiting up to ``wait_s`` seconds for it: the parent-death signal
+    comes when the launcher's thread dies, which can be a moment before the kernel hands
+    this process to another parent (seen on a loaded machine)."""
+    deadline = time.monotonic() + wait_s
+    while os.getppid() == parent_pid and _alive(parent_pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """True while process ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        # no such process (Linux), or no /proc here (then getppid alone decides)
+        return not Path("/proc/self").exists()
+    return state not in ("Z", "X")
 
 
 def end_with_parent(parent_pid: int) -> None:
@@ -265,7 +284,11 @@ def child(job_path: str, outcome_path: str, parent_pid: int | None = None) -> in
         write(run_dir=report.run_dir, end="complete")
         return 0
     finally:
-        if parent_pid is not None and _parent_gone(parent_pid):
+        # an interrupted run may have been interrupted by its launcher's end: wait a moment
+        # for the kernel to say so (a second SIGTERM from its end must not cut this short)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if parent_pid is not None and _parent_gone(
+                parent_pid, ORPHAN_WAIT_S if outcome.get("end") == "interrupted" else 0.0):
             _orphaned(Path(job_path).parent, outcome.get("run_dir"), parent_pid)
 
 
