@@ -150,13 +150,20 @@ def machine_line() -> str:
 
 
 def default_system_name() -> str:
-    """A folder-safe system name from the CPU model and logical core count.
+    """A folder-safe system name from the CPU model and logical core count, and the
+    ``ONEDNN_MAX_CPU_ISA`` cap when one is set: a capped run computes with other kernels (a
+    different INT8 accuracy and speed), so it is another system, and its 99% gate compares
+    it with an FP32 reference run under the same cap.
 
-    Example: ``AMD_EPYC-2c``.
+    Examples: ``AMD_EPYC-2c``, ``Intel_Xeon-2c-AVX2`` (under ``ONEDNN_MAX_CPU_ISA=AVX2``).
+
+    Raises:
+        HarnessError: an unknown ``ONEDNN_MAX_CPU_ISA`` value.
     """
     brand = re.sub(r"\((R|TM)\)|CPU|Processor|@.*$", "", cpu_info().get("brand_raw", "cpu"))
     brand = re.sub(r"[^A-Za-z0-9]+", "_", brand).strip("_") or "cpu"
-    return f"{brand}-{psutil.cpu_count(logical=True)}c"
+    cap = max_cpu_isa()
+    return f"{brand}-{psutil.cpu_count(logical=True)}c" + (f"-{cap}" if cap else "")
 
 
 def process_exists(pid: int) -> bool:

@@ -127,6 +127,10 @@ def test_mobilenet_int8_passes_the_gate_under_each_isa(cap, mobilenet_reference,
     fix = "first_layer_only" if isa in system.VNNI_ISAS else "enable"
     assert m["quantization"]["built_for"]["overflow_fix"] == fix
     assert m["accuracy_gate"]["result"] == "PASS", m["accuracy_gate"]
+    # a capped run is another system (its folder names the cap), held to an FP32 reference
+    # run under the same cap
+    assert run.parts[-6].endswith(f"-{cap}")
+    assert Path(m["accuracy_gate"]["reference_run"]).parts[-6] == run.parts[-6]
 
 
 def test_a_run_on_kernels_the_card_was_not_validated_on_says_so(capsys):
