@@ -422,10 +422,10 @@ def main(args) -> int:
             audit_config_path(t, "")
     if args.duration_ms < 1:
         raise HarnessError(f"--duration-ms: {args.duration_ms} must be at least 1")
+    launcher = for_many(args.launcher, capture=True)  # a launcher it cannot use: refused
     for run_dir in args.runs:  # every test can run before any is started
         for t in tests:
             check_test(t, Path(run_dir), args.accuracy_run)
-    launcher = for_many(args.launcher, capture=True)
     failed = 0
     for run_dir in args.runs:
         for t in tests:
