@@ -184,8 +184,9 @@ def test_two_configuration_sweep_on_the_cluster_and_the_report(cluster, tmp_path
 
 def _benchmark_process(cluster: Cluster, skip: set[int], timeout: float = 240
                        ) -> tuple[psutil.Process, Path]:
-    """The benchmark process (``python -m harness.launchers.process JOB OUTCOME``) a Ray
-    task started on the node, other than ``skip``; and its outcome file."""
+    """The benchmark process (``python -m harness.launchers.process JOB OUTCOME
+    LAUNCHER_PID``) a Ray task started on the node, other than ``skip``; and its outcome
+    file."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for p in _ours(cluster.head):
@@ -194,7 +195,8 @@ def _benchmark_process(cluster: Cluster, skip: set[int], timeout: float = 240
             except psutil.Error:
                 continue
             if "harness.launchers.process" in cmd and p.pid not in skip:
-                return p, Path(cmd[-1])
+                at = cmd.index("harness.launchers.process")
+                return p, Path(cmd[at + 2])
         time.sleep(0.2)
     pytest.fail("no benchmark process appeared on the node")
 
