@@ -44,14 +44,12 @@ import mlperf_loadgen as lg
 import numpy as np
 
 from .backends import Backend
+from .backends.base import POLL_SECONDS
 from .qsl import QSL
 from .telemetry import Telemetry, now_ns
 
 #: ``postprocess(outputs, qsl_index) -> np.ndarray``: the response payload of one sample.
 PostProcess = Callable[[list[np.ndarray], int], np.ndarray]
-#: While it has nothing to start, the dispatcher asks the backend this often (s) to answer
-#: failed inferences (:meth:`harness.backends.Backend.poll`).
-POLL_SECONDS = 0.05
 
 
 class SUT:
@@ -241,7 +239,7 @@ class SUT:
                 self._respond(sample_id, index, rows, error)
             return
         sample_id, index = userdata
-        self.telemetry.done(self.telemetry.slots((sample_id,)))
+        self.telemetry.done_sample(sample_id)
         self._respond(sample_id, index, outputs, error)
 
     def _respond(self, sample_id: int, index: int, outputs, error) -> None:

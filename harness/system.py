@@ -8,6 +8,7 @@ import platform
 import re
 import subprocess
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -176,6 +177,19 @@ def process_exists(pid: int) -> bool:
     except PermissionError:  # another user's process
         pass
     return True
+
+
+def process_running(pid: int) -> bool:
+    """True while process ``pid`` runs: it exists (:func:`process_exists`) and is not a
+    zombie (ended, not yet reaped by its parent; read from Linux's ``/proc/<pid>/stat``,
+    where there is one)."""
+    if not process_exists(pid):
+        return False
+    try:
+        state = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc here, or it ended this moment: exists decided
+    return state not in ("Z", "X")
 
 
 def git_revision() -> dict[str, Any]:

@@ -90,6 +90,13 @@ class Telemetry:
         for s in slots:
             self._row(s)[DONE] = t
 
+    def done_sample(self, sample_id: int) -> None:
+        """:meth:`done` of one sample in flight, by its id (the completion callback of an
+        unbatched request: one dict look-up, no lists)."""
+        slot = self._slot.get(sample_id)
+        if slot is not None:
+            self._blocks[slot // BLOCK][slot % BLOCK, DONE] = now_ns()
+
     def answered(self, sample_id: int, t: int | None = None) -> None:
         """Stamp ``sample_id``'s ``QuerySamplesComplete`` having returned; it is no longer
         in flight."""

@@ -8,6 +8,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+#: How often (s) a caller waiting for free infer requests asks :meth:`Backend.poll` for
+#: failed inferences (the SUT's dispatcher while it has nothing to start, the Server
+#: deployment rule's measurement while every request is busy).
+POLL_SECONDS = 0.05
+
 #: ``callback(outputs, userdata, error)``: outputs is a list of numpy arrays valid only
 #: during the call (None when ``error`` is set); it runs on a backend thread.
 Callback = Callable[[list[np.ndarray] | None, Any, BaseException | None], None]

@@ -37,7 +37,7 @@ from ..run import benchmark
 from ..run import report as report_mod
 from ..run.config import RunConfig
 from ..run.report import RunFailed, RunReport
-from ..system import process_exists
+from ..system import process_exists, process_running
 from .base import Launcher
 
 #: Lines of a captured child's output quoted in the error of a failed run.
@@ -195,21 +195,11 @@ def _parent_gone(parent_pid: int, wait_s: float = 0.0) -> bool:
     comes when the launcher's thread dies, which can be a moment before the kernel hands
     this process to another parent (seen on a loaded machine)."""
     deadline = time.monotonic() + wait_s
-    while os.getppid() == parent_pid and _alive(parent_pid):
+    while os.getppid() == parent_pid and process_running(parent_pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.02)
     return True
-
-
-def _alive(pid: int) -> bool:
-    """True while process ``pid`` runs (a zombie, killed and not yet reaped, does not)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        # no such process (Linux), or no /proc here (then getppid alone decides)
-        return not Path("/proc/self").exists()
-    return state not in ("Z", "X")
 
 
 def end_with_parent(parent_pid: int) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import loadgen_logs
+from ..backends.base import POLL_SECONDS
 from ..loadgen_logs import KeyResult
 
 #: Pre-run calibration: measure at least this long (s).
@@ -273,11 +274,6 @@ def calibrate_latency(backend, qsl, seconds: float = 1.0) -> float:
         backend.infer_view(qsl.get(indices[len(times) % len(indices)]))
         times.append((time.perf_counter() - t) * 1e3)
     return float(np.median(times))
-
-
-#: How often (s) :func:`measure_width` asks the backend for failed inferences while every
-#: request is busy (the SUT's dispatcher polls as often: :data:`harness.sut.POLL_SECONDS`).
-POLL_SECONDS = 0.05
 
 
 def measure_width(backend, qsl, in_flight: int, seconds: float = 1.0) -> dict[str, float]:
