@@ -62,10 +62,20 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def supports_bf16() -> bool:
-    """True when the CPU has native bf16 (AVX-512 BF16 or AMX-BF16)."""
-    flags = set(cpu_info().get("flags", []))
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+def supports_bf16(flags: set[str] | None = None, cap: str | None = None) -> bool:
+    """True when OpenVINO's CPU plugin can compute bf16 here: the CPU has AVX-512 BF16 or
+    AMX-BF16 and ``ONEDNN_MAX_CPU_ISA`` does not cap the kernels below them (oneDNN's
+    ``avx512_core_bf16`` and up: a cap of AVX2 or AVX512_CORE_VNNI takes bf16 away).
+
+    Args:
+        flags: CPU flags (None: this CPU's, from py-cpuinfo).
+        cap: an ``ONEDNN_MAX_CPU_ISA`` value (None: this process's).
+
+    Raises:
+        HarnessError: an unknown ``ONEDNN_MAX_CPU_ISA`` value.
+    """
+    flags = set(cpu_info().get("flags", [])) if flags is None else set(flags)
+    return bool(flags & {"avx512_bf16", "amx_bf16"}) and _cap(cap) in _BF16_CAPS
 
 
 # --- the INT8 kernels OpenVINO's CPU plugin will run -------------------------------------
@@ -90,6 +100,9 @@ _AVX_VNNI_CAPS = {"AVX2_VNNI", "AVX2_VNNI_2", "AVX10_1_512", "AVX512_CORE_FP16",
                   "AVX10_2_512"} | _AMX_CAPS
 _AVX512_CAPS = _AVX512_VNNI_CAPS | {"AVX512_CORE"}
 _AVX2_CAPS = _AVX512_CAPS | _AVX_VNNI_CAPS | {"AVX2"}
+#: Caps that leave oneDNN its bf16 kernels (avx512_core_bf16 and the ISAs containing it).
+_BF16_CAPS = _AMX_CAPS | {"AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX10_1_512",
+                          "AVX10_2_512", "DEFAULT", "ALL"}
 #: Every value oneDNN accepts in ONEDNN_MAX_CPU_ISA (oneDNN docs, "CPU Dispatcher Control").
 ONEDNN_ISAS = frozenset(_AVX2_CAPS | {"SSE41", "AVX", "DEFAULT", "ALL"})
 
@@ -111,6 +124,19 @@ def max_cpu_isa() -> str | None:
     return value
 
 
+def _cap(cap: str | None) -> str:
+    """``cap`` upper-cased, or this process's ``ONEDNN_MAX_CPU_ISA`` when None; "DEFAULT"
+    when neither names one.
+
+    Raises:
+        HarnessError: not a oneDNN ISA name.
+    """
+    cap = (max_cpu_isa() if cap is None else cap.upper()) or "DEFAULT"
+    if cap not in ONEDNN_ISAS:
+        raise HarnessError(f"ONEDNN_MAX_CPU_ISA={cap} is not a oneDNN ISA name")
+    return cap
+
+
 def int8_isa(flags: set[str] | None = None, cap: str | None = None) -> str:
     """The INT8 kernel class OpenVINO's CPU plugin runs here: one of :data:`INT8_ISAS`.
 
@@ -123,9 +149,7 @@ def int8_isa(flags: set[str] | None = None, cap: str | None = None) -> str:
         HarnessError: an unknown ``ONEDNN_MAX_CPU_ISA`` value.
     """
     flags = set(cpu_info().get("flags", [])) if flags is None else set(flags)
-    cap = (max_cpu_isa() if cap is None else cap.upper()) or "DEFAULT"
-    if cap not in ONEDNN_ISAS:
-        raise HarnessError(f"ONEDNN_MAX_CPU_ISA={cap} is not a oneDNN ISA name")
+    cap = _cap(cap)
     def allowed(caps: set[str]) -> bool:
         return cap in caps or cap in ("DEFAULT", "ALL")
     if {"amx_int8", "amx_tile"} <= flags and allowed(_AMX_CAPS):

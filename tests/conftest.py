@@ -156,6 +156,16 @@ def cpu_flags() -> set[str]:
     raise AssertionError("/proc/cpuinfo has no flags line")
 
 
+#: ONEDNN_MAX_CPU_ISA values that keep oneDNN's bf16 kernels (oneDNN docs, "CPU Dispatcher
+#: Control": avx512_core_bf16 and every ISA above it).
+BF16_CAPS = {"", "DEFAULT", "ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX",
+             "AVX512_CORE_AMX_FP16", "AVX10_1_512", "AVX10_1_512_AMX", "AVX10_1_512_AMX_FP16",
+             "AVX10_2_512", "AVX10_2_512_AMX_2"}
+
+
 def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX-BF16)."""
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    """True when OpenVINO computes bf16 here: the CPU has AVX-512 BF16 or AMX-BF16 and the
+    suite's ``ONEDNN_MAX_CPU_ISA`` (if any) leaves those kernels."""
+    cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA")
+           or "").strip().upper()
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}) and cap in BF16_CAPS

@@ -374,7 +374,9 @@ def test_yolox_accuracy_control_ends_within_bound_on_the_evaluated_images(yolox_
                                                                           coco_subset):
     """--max-accuracy-drop 0.01 with the card's validation_overlap: NNCF validates on the
     158 evaluated images, recorded as "validation overlaps evaluation"; its final metric is
-    the run's mAP, and the run passes the gate."""
+    the run's mAP where the run computes with the kernels the model was built on (the card
+    validates every kernel class, so one cached model serves all: under another cap NNCF's
+    metric is of the build's kernels), and the run passes the gate."""
     results, fp32_dir = yolox_results
     _, m, out = _int8_gate_run(results, coco_subset, fp32_dir, "--max-accuracy-drop", "0.01")
     q = m["quantization"]
@@ -386,7 +388,8 @@ def test_yolox_accuracy_control_ends_within_bound_on_the_evaluated_images(yolox_
     assert "validation overlaps evaluation" in out
     fp32 = manifest(fp32_dir)["accuracy"]["value"]
     assert ac["fp32_metric"] == pytest.approx(fp32, abs=1e-3)
-    assert ac["final_metric"] == pytest.approx(m["accuracy"]["value"], abs=1e-3)
+    if q["built_for"]["int8_isa"] == q["run_int8_isa"]:
+        assert ac["final_metric"] == pytest.approx(m["accuracy"]["value"], abs=1e-3)
     assert ac["final_metric"] >= 0.99 * ac["fp32_metric"]
     assert m["accuracy_gate"]["result"] == "PASS", m["accuracy_gate"]
 

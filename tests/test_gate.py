@@ -18,7 +18,7 @@ import pytest
 from harness.accuracy import gate
 from harness.errors import HarnessError
 
-from conftest import manifest, run_cli, run_dirs
+from conftest import cpu_has_bf16, manifest, run_cli, run_dirs
 
 
 def dequantized_mobilenet_fp32(tflite: Path, out_xml: Path) -> Path:
@@ -218,8 +218,12 @@ def test_real_int8_gate_runs_reference_first_and_passes(fp32_mobilenet, imagenet
 
 def test_random_weights_accuracy_needs_the_flag_and_skips_the_gate(tmp_path, imagenet_sample):
     # a submission of random-weight performance needs accuracy logs; a 99% gate on random
-    # weights is meaningless, so no FP32 reference run is made and the gate says SKIPPED
-    args = ["run", "--model", "resnet50", "--precision", "bf16", "--weights", "random",
+    # weights is meaningless, so no FP32 reference run is made and the gate says SKIPPED.
+    # A derived precision this CPU (and the suite's ONEDNN_MAX_CPU_ISA) computes: bf16, else
+    # INT8 (quantized on 8 calibration images)
+    precision = ["--precision", "bf16"] if cpu_has_bf16() else [
+        "--precision", "int8", "--calibration-count", "8"]
+    args = ["run", "--model", "resnet50", *precision, "--weights", "random",
             "--mode", "accuracy", "--dataset", str(imagenet_sample), "--count", "8",
             "--results-dir", str(tmp_path), "--system", "t"]
     proc = run_cli(*args)
@@ -229,7 +233,7 @@ def test_random_weights_accuracy_needs_the_flag_and_skips_the_gate(tmp_path, ima
     assert proc.returncode == 0, proc.stderr[-2000:]
     (only,) = run_dirs(tmp_path)  # the derived run alone: no FP32 reference run
     m = manifest(only)
-    assert m["config"]["backend"]["precision"] == "bf16"
+    assert m["config"]["backend"]["precision"] == precision[1]
     assert m["accuracy_gate"]["result"] == "SKIPPED"
     assert "meaningless" in m["accuracy"]["note"]
     assert (only / "accuracy.txt").read_text().startswith("accuracy=")

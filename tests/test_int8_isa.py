@@ -51,6 +51,20 @@ def test_int8_kernels_follow_the_cpu_and_the_cap(flags, cap, isa):
     assert system.int8_isa(flags, cap) == isa
 
 
+@pytest.mark.parametrize("flags, cap, bf16", [
+    (AMX_CPU | {"amx_bf16", "avx512_bf16"}, "DEFAULT", True),
+    (AMX_CPU | {"amx_bf16", "avx512_bf16"}, "AVX512_CORE_BF16", True),
+    (AMX_CPU | {"amx_bf16", "avx512_bf16"}, "AVX512_CORE_AMX", True),
+    (AMX_CPU | {"amx_bf16", "avx512_bf16"}, "AVX512_CORE_VNNI", False),
+    (AMX_CPU | {"amx_bf16", "avx512_bf16"}, "AVX2", False),
+    (EPYC_CPU | {"avx512_bf16"}, "DEFAULT", True), (EPYC_CPU, "DEFAULT", False),
+    (I5_7260U, "AVX512_CORE_BF16", False)])
+def test_bf16_follows_the_cpu_and_the_cap(flags, cap, bf16):
+    """bf16 needs the CPU's AVX-512 BF16 or AMX-BF16 and a cap at avx512_core_bf16 or
+    above (a run capped to AVX2 kernels cannot compute bf16)."""
+    assert system.supports_bf16(flags, cap) is bf16
+
+
 def test_overflow_fix_is_enabled_without_vnni(monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     choice = quantization.isa_choice(QuantizationConfig())
