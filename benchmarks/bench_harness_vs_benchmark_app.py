@@ -23,7 +23,7 @@ benchmark_app uses its default number of infer requests (OpenVINO's optimal numb
 stream here); the harness its own default (two per stream, so every stream has the next
 request while Python answers the last): each as a user runs it, both counts printed.
 
-Run it on a quiet machine: ``make bench ARGS="--models bnas_a mobilenet_v2_quant"`` (about 4
+Run it on a quiet machine: ``make bench ARGS="--models bnas_a mobilenet_v2_quant"`` (about 6
 minutes a model with the defaults).
 """
 
