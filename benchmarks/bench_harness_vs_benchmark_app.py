@@ -126,11 +126,15 @@ def bare_loop(model: str, xml: Path, cfg: dict[str, int], count: int,
     return json.loads(out.strip().splitlines()[-1])
 
 
-def _bare_child(job: dict) -> dict[str, float]:
-    card = cards.load(job["model"])
-    ds = open_dataset(card, None, job["count"], synthetic_count=job["count"])
+def load_samples(model: str, dataset: str | None, count: int) -> list[np.ndarray]:
+    """The run's samples, preprocessed as the harness does (synthetic when no dataset)."""
+    ds = open_dataset(cards.load(model), dataset, count, synthetic_count=count)
     ds.prepare()
-    samples = [ds.load_sample(i) for i in range(len(ds))]
+    return [ds.load_sample(i) for i in range(len(ds))]
+
+
+def _bare_child(job: dict) -> dict[str, float]:
+    samples = load_samples(job["model"], None, job["count"])
     settings = OpenVINOConfig(precision="fp32", hint="LATENCY", streams=job["cfg"]["streams"],
                               threads=job["cfg"]["threads"])
     request = ov.Core().compile_model(job["xml"], "CPU",
@@ -175,10 +179,6 @@ def _bare_child(job: dict) -> dict[str, float]:
     out["sut_p50"] = loadgen_logs.key_result(Path(log.log_output.outdir)).p50_ms
     shutil.rmtree(log.log_output.outdir, ignore_errors=True)
     return out
-
-
-def _median(values: list[float]) -> float:
-    return float(np.median(values))
 
 
 def main() -> int:
@@ -228,7 +228,7 @@ def main() -> int:
 def report(label: str, tput: dict, nireq, m: dict[str, list]) -> None:
     """Print one model's medians over the rounds, the goals, and where SingleStream's p50
     goes."""
-    med = {k: _median(v) for k, v in m.items() if k != "tel"}
+    med = {k: float(np.median(v)) for k, v in m.items() if k != "tel"}
     r_tput = med["off"] / med["ba_fps"]
     r_50 = med["ss50"] / med["ba_med"]
     r_90 = med["ss90"] / med["ba_med"]
@@ -260,7 +260,7 @@ def report(label: str, tput: dict, nireq, m: dict[str, list]) -> None:
           f"{med['sut_p50'] / med['ba_med']:.3f})")
     tels = [t for t in m["tel"] if t.get("samples")]
     if tels:  # the harness's own telemetry: its stages' p50, medians over the rounds
-        p50 = {k: _median([t[k]["p50_ms"] for t in tels])
+        p50 = {k: float(np.median([t[k]["p50_ms"] for t in tels]))
                for k in ("queue", "inference", "response")}
         print(f"  inside the harness (telemetry p50): queue {p50['queue']:.3f}, inference "
               f"{p50['inference']:.3f}, response {p50['response']:.3f} ms (the response "

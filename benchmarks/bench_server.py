@@ -41,12 +41,12 @@ import openvino as ov
 from harness import cards, loadgen_logs, system
 from harness.backends.openvino.backend import compile_config
 from harness.backends.openvino.config import NIREQ_PER_STREAM, OpenVINOConfig
-from harness.datasets import open_dataset
 from harness.launchers import ProcessLauncher
 from harness.run.config import from_arguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_harness_vs_benchmark_app import MODELS, _compiled_settings, model_ir  # noqa: E402
+from bench_harness_vs_benchmark_app import (  # noqa: E402
+    MODELS, _compiled_settings, load_samples, model_ir)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "imagenet-sample"
@@ -54,13 +54,6 @@ DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "imagenet-sample"
 MIN_QUERY_COUNT = 100
 #: Default ladder: these fractions of the reference's measured asynchronous throughput.
 FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
-
-
-def load_samples(model: str, dataset: str | None, count: int) -> list[np.ndarray]:
-    """The run's samples, preprocessed as the harness does (synthetic when no dataset)."""
-    ds = open_dataset(cards.load(model), dataset, count, synthetic_count=count)
-    ds.prepare()
-    return [ds.load_sample(i) for i in range(len(ds))]
 
 
 def compiled(xml: Path, cfg: dict) -> ov.CompiledModel:

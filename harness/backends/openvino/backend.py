@@ -227,13 +227,19 @@ class OpenVINOBackend(Backend):
         dictionary, the outputs are views of the request's output tensors (valid until the
         next inference on it). A sample of fewer rows than the batch takes :meth:`infer`."""
         request = self._sync_request
-        if request is None or sample.dtype != self._input_dtype or \
-                sample.shape[0] != self.batch_size() or not sample.flags.c_contiguous:
+        if request is None or sample.shape[0] != self.batch_size() or \
+                not self._shares(sample):
             return self.infer(sample)  # infer converts, pads, creates the request
         request.set_input_tensor(ov.Tensor(sample, shared_memory=True))
         request.start_async()
         request.wait()
         return [request.get_output_tensor(i).data for i in range(self._n_outputs)]
+
+    def _shares(self, sample: np.ndarray) -> bool:
+        """The sample's memory can be the (one) input tensor as it is: the input's type,
+        C-contiguous."""
+        return (self._input_dtype is not None and sample.dtype == self._input_dtype
+                and sample.flags.c_contiguous)
 
     def batch_size(self) -> int:
         return int(self.config.batch or 1) if self.config else 1
@@ -249,8 +255,7 @@ class OpenVINOBackend(Backend):
             try:
                 self.queue.get_idle_request_id()  # waits (GIL released) for a free request
                 started = time.perf_counter_ns()
-                if self._input_dtype is not None and sample.dtype == self._input_dtype \
-                        and sample.flags.c_contiguous:
+                if self._shares(sample):
                     # the sample's memory is the input tensor; the base class's start_async
                     # skips the wrapper's data dispatch (about 35 us a sample, measured)
                     self._start_tensor(ov.Tensor(sample, shared_memory=True), token)
